@@ -1,0 +1,48 @@
+# d2lnets — every set-up step lives here; `make lab` and `make test` do all of it on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.d2lnets-installed
+# The book's package, installed without its exact pins (numpy==1.23.5, matplotlib==3.7.2, ...),
+# which would downgrade the course's packages and do not install on Python 3.12.
+D2L    ?= d2l==1.0.3
+# `make lab LAB_OPTS="--no-browser --port=8899"` passes options to JupyterLab.
+LAB_OPTS ?=
+# JupyterLab refuses to start as root (containers, CI) unless told it may.
+ROOT_OPT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+
+.PHONY: setup lab test unit notebooks exercises results bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[course]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(D2L)"
+	$(BIN)/python -c "import d2lnets, nbval, jupyterlab; from d2l import torch as d2l; print('environment ready:', d2lnets.__version__)"
+	@touch $(STAMP)
+
+exercises: setup
+	$(BIN)/python -m d2lnets.exercises chapters exercises
+
+lab: setup exercises
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters $(ROOT_OPT) $(LAB_OPTS)
+
+# The whole suite: unit tests, then every chapter executed top to bottom in the smoke profile.
+test: setup
+	D2LNETS_PROFILE=smoke $(BIN)/python -m pytest tests chapters $(PYTEST_NB) -q -ra --durations=10
+
+unit: setup
+	$(BIN)/python -m pytest tests -q
+
+notebooks: setup
+	D2LNETS_PROFILE=smoke $(BIN)/python -m pytest chapters $(PYTEST_NB) -q
+
+# Re-run every chapter in the cpu profile and save its outputs (what is committed).
+results: setup
+	$(BIN)/python tools/run_chapters.py --profile cpu chapters/*.ipynb
+
+clean:
+	rm -rf exercises .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

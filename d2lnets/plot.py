@@ -1,0 +1,137 @@
+"""Plots for notebooks: a live plot that updates in place, image grids, training curves.
+
+Figures are rendered to PNG and shown through one IPython display handle each, so a live plot is
+one output that is replaced as training goes on (no figure per update, no SVG churn in the saved
+notebook). Outside a notebook nothing is displayed and plotting costs nothing.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure  # drawn without pyplot: nothing is shown unless we show it
+
+__all__ = ["Animator", "in_notebook", "plot_histories", "show_images", "show_figure"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, nbval, nbconvert), False in scripts and pytest."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _png(fig: Figure, dpi: int = 80):
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return Image(data=buf.getvalue(), format="png")
+
+
+class Animator:
+    """A live line plot: ``add(x, ys)`` appends a point to each line and redraws in place.
+
+    The book's ``Animator``, with one display handle instead of ``clear_output`` + SVG.
+    """
+
+    def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
+                 legend: Sequence[str] = (), xlim=None, ylim=None, title: str | None = None,
+                 figsize: tuple[float, float] = (4.5, 3), show: bool | None = None) -> None:
+        self.fig = Figure(figsize=figsize)
+        self.ax = self.fig.add_subplot()
+        self.legend, self.xlim, self.ylim = list(legend), xlim, ylim
+        self.xlabel, self.ylabel, self.title = xlabel, ylabel, title
+        self.X: list[list[float]] = []
+        self.Y: list[list[float]] = []
+        self.show = in_notebook() if show is None else show
+        self._handle = None
+
+    def add(self, x: float, ys: float | Sequence[float | None]) -> None:
+        if not isinstance(ys, (list, tuple)):
+            ys = [ys]
+        if not self.X:
+            self.X, self.Y = [[] for _ in ys], [[] for _ in ys]
+        for i, y in enumerate(ys):
+            if y is not None:
+                self.X[i].append(x)
+                self.Y[i].append(y)
+        self.draw()
+
+    def draw(self) -> None:
+        if not self.show:
+            return
+        ax = self.ax
+        ax.cla()
+        for x, y, fmt in zip(self.X, self.Y, ("-", "m--", "g-.", "r:", "c-", "k--")):
+            ax.plot(x, y, fmt)
+        ax.set_xlabel(self.xlabel or "")
+        ax.set_ylabel(self.ylabel or "")
+        if self.title:
+            ax.set_title(self.title)
+        if self.xlim:
+            ax.set_xlim(self.xlim)
+        if self.ylim:
+            ax.set_ylim(self.ylim)
+        if self.legend:
+            ax.legend(self.legend[: len(self.X)])
+        ax.grid(True)
+        image = _png(self.fig)
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+
+
+def show_figure(fig: Figure) -> None:
+    """Display a figure once (PNG) in a notebook; do nothing elsewhere."""
+    if in_notebook():
+        from IPython.display import display
+
+        display(_png(fig))
+
+
+def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
+                scale: float = 1.5, cmap: str = "gray"):
+    """A grid of images (tensors [C, H, W] or [H, W], or arrays); returns the figure's axes."""
+    import torch
+
+    fig = Figure(figsize=(num_cols * scale, num_rows * scale))
+    axes = fig.subplots(num_rows, num_cols, squeeze=False).flatten()
+    for i, (ax, img) in enumerate(zip(axes, imgs)):
+        if torch.is_tensor(img):
+            img = img.detach().float().cpu()
+            img = img.squeeze(0) if img.dim() == 3 and img.shape[0] == 1 else img
+            img = img.permute(1, 2, 0) if img.dim() == 3 else img
+            img = img.clamp(0, 1).numpy() if img.dim() == 3 else img.numpy()
+        ax.imshow(img, cmap=cmap)
+        ax.axis("off")
+        if titles is not None and i < len(titles):
+            ax.set_title(titles[i], fontsize=8)
+    for ax in axes[len(imgs):]:
+        ax.axis("off")
+    show_figure(fig)
+    return axes
+
+
+def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "train_acc", "test_acc"),
+                   figsize_per_plot: tuple[float, float] = (3.5, 2.8)) -> Figure:
+    """Compare training runs side by side: ``{"label": History, ...}``, one panel per metric."""
+    fig = Figure(figsize=(figsize_per_plot[0] * len(metrics), figsize_per_plot[1]))
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics):
+        for label, h in histories.items():
+            values = getattr(h, metric)
+            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        ax.set_title(metric.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.grid(True)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    show_figure(fig)
+    return fig

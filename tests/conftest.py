@@ -1,0 +1,83 @@
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from d2lnets import data as data_mod
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
+    """Write ``array`` (uint8) as an IDX file, as the Fashion-MNIST files are stored."""
+    header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes()
+    payload = header + array.astype(np.uint8).tobytes()
+    if gz:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+
+
+@pytest.fixture
+def synthetic_dataset(tmp_path, monkeypatch):
+    """A small generated Fashion-MNIST in IDX format, registered as a known-good copy.
+
+    Returns a function that writes the four files into a folder and returns the arrays written.
+    """
+
+    def make(folder: Path, n_train: int = 50, n_test: int = 20, gz: bool = True, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+            "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
+            "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+            "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8),
+        }
+        for key, array in arrays.items():
+            name = data_mod.FILES[key]
+            write_idx(folder / name, array, gz=gz)
+            stored = folder / (name + ".gz" if gz else name)
+            digest = hashlib.md5(stored.read_bytes()).hexdigest()
+            known = {k: set(v) for k, v in data_mod.KNOWN_MD5[name].items()}
+            known["gz" if gz else "raw"].add(digest)
+            monkeypatch.setitem(data_mod.KNOWN_MD5, name, known)
+        return arrays
+
+    monkeypatch.setattr(data_mod, "_CACHE", {})
+    return make
+
+
+@pytest.fixture
+def isolated_search(tmp_path, monkeypatch):
+    """No real copy of the dataset anywhere on the search path; returns the would-be download folder."""
+    target = tmp_path / "cache"
+    monkeypatch.delenv("D2LNETS_DATA", raising=False)
+    monkeypatch.setattr(data_mod, "_default_data_dir", lambda: target)
+    monkeypatch.setattr(data_mod, "DEBIAN_DIR", tmp_path / "no-debian-copy")
+    monkeypatch.setattr(data_mod, "_CACHE", {})
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_files():
+    """Paths of the genuine dataset files this machine has (found before any test isolates the search)."""
+    found = next((p for p in map(data_mod._find, data_mod.data_dirs()) if p is not None), None)
+    if found is None:
+        data_mod.load_fashion_mnist_tensors()  # downloads them
+        found = next(p for p in map(data_mod._find, data_mod.data_dirs()) if p is not None)
+    return found
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    return data_mod.load_fashion_mnist_tensors()
+
+
+@pytest.fixture
+def small_loaders():
+    from d2lnets import load_data_fashion_mnist
+
+    torch.manual_seed(0)
+    return load_data_fashion_mnist(64, num_train=512, num_test=256)
