@@ -41,7 +41,11 @@ notebooks: setup
 
 # Re-run every chapter in the cpu profile and save its outputs (what is committed).
 results: setup
-	$(BIN)/python tools/run_chapters.py --profile cpu chapters/*.ipynb
+	$(BIN)/python -m d2lnets.notebooks --profile cpu --results RESULTS.md
+
+# Training and data-loading speed against the book's code, all measured in one run (~10 min on 2 cores).
+bench: setup
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf exercises .pytest_cache

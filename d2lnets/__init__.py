@@ -16,6 +16,7 @@ from .data import (
     load_fashion_mnist_tensors,
 )
 from .layers import LocalResponseNorm
+from .notebooks import record_result
 from .plot import Animator, plot_histories, show_images
 from .summary import conv_output_size, receptive_field, summary
 from .train import Accumulator, History, Timer, TrainingDivergedError, evaluate_accuracy, train_ch5
@@ -26,6 +27,6 @@ __all__ = [
     "Accumulator", "Animator", "ChecksumError", "DataNotFoundError", "FashionMNISTLoader", "History",
     "LocalResponseNorm", "Profile", "Timer", "TrainingDivergedError", "conv_output_size",
     "default_device", "evaluate_accuracy", "get_fashion_mnist_labels", "load_data_fashion_mnist",
-    "load_fashion_mnist_tensors", "models", "plot_histories", "profile", "receptive_field",
+    "load_fashion_mnist_tensors", "models", "plot_histories", "profile", "receptive_field", "record_result",
     "set_seed", "show_images", "summary", "train_ch5", "try_gpu",
 ]

@@ -1,9 +1,4 @@
-"""Checks for the chapters' coding exercises.
-
-Each check raises ``AssertionError`` with a message that says what is wrong and how to fix it,
-and returns quietly when the answer is right. Tests prove that every check rejects the
-unsolved stub and the plausible wrong answers catalogued beside it.
-"""
+"""Chapter 1 checks: the modern LeNet and the output-size formula."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,16 +6,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ._util import call
+
 __all__ = ["check_conv_output_size", "check_modern_lenet"]
 
 
 def _build(make: Callable | nn.Module, what: str):
-    """Call the learner's function (or take their object), turning the stub into a clear failure."""
-    try:
-        return make() if callable(make) and not isinstance(make, nn.Module) else make
-    except NotImplementedError as e:
-        raise AssertionError(f"{what} is not written yet: replace the `raise NotImplementedError` line "
-                             "with your solution and run its cell again") from e
+    """Call the learner's function (or take their object)."""
+    return call(make, what) if callable(make) and not isinstance(make, nn.Module) else make
 
 
 def _shape_trace(net: nn.Module, X: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
@@ -76,11 +69,7 @@ _CONV_CASES = [((28, 5, 2, 1), 28), ((28, 2, 0, 2), 14), ((10, 2, 0, 2), 5), ((2
 def check_conv_output_size(conv_output_size: Callable[[int, int, int, int], int]) -> None:
     """Chapter 1: N = floor((W - F + 2P) / S) + 1, as an integer."""
     for (W, F, P, S), want in _CONV_CASES:
-        try:
-            got = conv_output_size(W, F, P, S)
-        except NotImplementedError as e:
-            raise AssertionError("conv_output_size is not written yet: replace the "
-                                 "`raise NotImplementedError` line with your formula") from e
+        got = call(conv_output_size, "conv_output_size", W, F, P, S)
         assert isinstance(got, int), (
             f"conv_output_size({W}, {F}, {P}, {S}) returned {got!r} ({type(got).__name__}); "
             "a size is a whole number: use floor division //")

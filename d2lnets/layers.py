@@ -1,0 +1,112 @@
+"""Layers the course builds from their formulas.
+
+``LocalResponseNorm`` is the "brightness normalisation" of AlexNet (Krizhevsky, Sutskever and
+Hinton, 2012, section 3.3). Every activation is divided by a power of the energy around it::
+
+    b = a / (k + alpha' * sum(a'^2 over the window around a)) ** beta
+
+The window runs over neighbouring *channels* at the same pixel (AlexNet, "inter-channel") or over a
+size x size patch of the *same* channel (Caffe's WITHIN_CHANNEL, "intra-channel").
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["LocalResponseNorm"]
+
+_CONVENTIONS = ("pytorch", "paper")
+_ACROSS = ("channels", "space")
+
+
+class LocalResponseNorm(nn.Module):
+    r"""Local response normalisation, ``b = a / (k + alpha' * sum a^2) ** beta``.
+
+    Args:
+        size: width of the window: ``size`` channels (``across="channels"``) or a
+            ``size x size`` patch of one channel (``across="space"``).
+        alpha, beta, k: the constants of the formula.
+        convention: how ``alpha`` is read.
+
+            - ``"pytorch"``: ``alpha' = alpha / n`` with ``n`` the number of terms in a full window
+              (``size`` across channels, ``size**2`` across space), as Caffe and
+              :class:`torch.nn.LocalResponseNorm` do. With ``across="channels"`` this layer equals
+              ``torch.nn.LocalResponseNorm(size, alpha, beta, k)``.
+            - ``"paper"``: ``alpha' = alpha``, as written in the AlexNet paper and in TensorFlow's
+              ``tf.nn.local_response_normalization``.
+        across: ``"channels"`` (inter-channel, AlexNet) or ``"space"`` (intra-channel).
+
+    The window is centred the way torch centres its channel window: ``size // 2`` elements on the
+    low side and ``(size - 1) // 2`` on the high side (so an even size reaches one element further
+    down), and it is clipped at the borders: the missing neighbours count as zeros and add nothing
+    to the sum, while ``n`` stays the full window size.
+
+    The paper's setting is ``k=2, n=5, alpha=1e-4, beta=0.75`` with alpha applied to the plain
+    sum. The same layer in each convention::
+
+        LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2, convention="paper")
+        LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)        # = torch.nn.LocalResponseNorm(5, 5e-4, 0.75, 2)
+        tf.nn.local_response_normalization(x, depth_radius=2, bias=2, alpha=1e-4, beta=0.75)
+
+    ``torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2)`` (copying the paper's numbers into
+    PyTorch) normalises five times too weakly.
+
+    Shape: input and output ``[batch, channels, height, width]``.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        k: float = 1.0,
+        *,
+        convention: str = "pytorch",
+        across: str = "channels",
+    ) -> None:
+        super().__init__()
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive integer (the window width), got {size!r}")
+        if convention not in _CONVENTIONS:
+            raise ValueError(
+                f"convention must be 'pytorch' (alpha divided by the window size, as torch and Caffe) "
+                f"or 'paper' (alpha as in the AlexNet paper and TensorFlow), got {convention!r}"
+            )
+        if across not in _ACROSS:
+            raise ValueError(
+                f"across must be 'channels' (inter-channel, AlexNet) or 'space' "
+                f"(intra-channel, a size x size patch), got {across!r}"
+            )
+        self.size, self.alpha, self.beta, self.k = size, float(alpha), float(beta), float(k)
+        self.convention, self.across = convention, across
+
+    @property
+    def num_terms(self) -> int:
+        """Number of squares in a full window: ``size`` across channels, ``size**2`` across space."""
+        return self.size if self.across == "channels" else self.size**2
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(
+                f"LocalResponseNorm expects a batch shaped [batch, channels, height, width], got shape "
+                f"{tuple(x.shape)}; add a batch dimension with x.unsqueeze(0) for a single image"
+            )
+        lo, hi = self.size // 2, (self.size - 1) // 2
+        sq = x * x
+        if self.across == "channels":
+            # average of the squares over `size` neighbouring channels, zero-padded at the ends
+            sq = F.pad(sq.unsqueeze(1), (0, 0, 0, 0, lo, hi))
+            mean_sq = F.avg_pool3d(sq, (self.size, 1, 1), stride=1).squeeze(1)
+        else:
+            sq = F.pad(sq, (lo, hi, lo, hi))
+            mean_sq = F.avg_pool2d(sq, self.size, stride=1)
+        # alpha' * sum = (alpha / n) * (n * mean) for "pytorch", alpha * (n * mean) for "paper"
+        alpha = self.alpha if self.convention == "pytorch" else self.alpha * self.num_terms
+        return x / (self.k + alpha * mean_sq).pow(self.beta)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.size}, alpha={self.alpha:g}, beta={self.beta:g}, k={self.k:g}, "
+            f"convention={self.convention!r}, across={self.across!r}"
+        )

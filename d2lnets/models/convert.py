@@ -1,0 +1,108 @@
+"""``from_torchvision``: our model of the same architecture, carrying a torchvision model's weights.
+
+Our torchvision-named factories use torchvision's module names, so the state_dict loads as it is;
+this module only works out which factory (and which ``num_classes``/``in_channels``) to call.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .alexnet import AlexNet, alexnet
+from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
+from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
+from .vgg import VGG, cfgs, vgg
+
+__all__ = ["from_torchvision"]
+
+SUPPORTED = ("alexnet", "vgg11/13/16/19 and their _bn versions", "resnet18/34/50/101/152",
+             "densenet121/161/169/201")
+
+_RESNETS = {
+    ("BasicBlock", (2, 2, 2, 2)): resnet18, ("BasicBlock", (3, 4, 6, 3)): resnet34,
+    ("Bottleneck", (3, 4, 6, 3)): resnet50, ("Bottleneck", (3, 4, 23, 3)): resnet101,
+    ("Bottleneck", (3, 8, 36, 3)): resnet152,
+}
+_DENSENETS = {
+    (32, (6, 12, 24, 16), 64): densenet121, (48, (6, 12, 36, 24), 96): densenet161,
+    (32, (6, 12, 32, 32), 64): densenet169, (32, (6, 12, 48, 32), 64): densenet201,
+}
+
+
+def _unsupported(tv_model: nn.Module, why: str) -> ValueError:
+    return ValueError(f"from_torchvision cannot convert this {type(tv_model).__name__}: {why}. "
+                      f"Supported: {', '.join(SUPPORTED)}")
+
+
+def _vgg_config(features: nn.Sequential) -> tuple[str, bool]:
+    entries: list = []
+    for m in features:
+        if isinstance(m, nn.Conv2d):
+            entries.append(m.out_channels if m.kernel_size == (3, 3) else (m.out_channels, m.kernel_size[0]))
+        elif isinstance(m, nn.MaxPool2d):
+            entries.append("M")
+    batch_norm = any(isinstance(m, nn.BatchNorm2d) for m in features)
+    for name in ("A", "B", "D", "E"):
+        if cfgs[name] == entries:
+            return name, batch_norm
+    raise ValueError("its layers match none of the VGG configurations A, B, D, E")
+
+
+def _build(tv_model: nn.Module) -> nn.Module:
+    """Build (on the meta device, no memory) our model with ``tv_model``'s architecture."""
+    tv_classes = {cls.__name__ for cls in type(tv_model).__mro__}
+    ours = isinstance(tv_model, (AlexNet, VGG, ResNet, DenseNet))
+    if ours or not tv_classes & {"AlexNet", "VGG", "ResNet", "DenseNet"}:
+        raise _unsupported(tv_model, "it is not a torchvision AlexNet, VGG, ResNet or DenseNet")
+    first_conv = next((m for m in tv_model.modules() if isinstance(m, nn.Conv2d)), None)
+    last_fc = [m for m in tv_model.modules() if isinstance(m, nn.Linear)]
+    if first_conv is None or not last_fc:
+        raise _unsupported(tv_model, "it has no convolution or no linear layer")
+    kw = dict(num_classes=last_fc[-1].out_features, in_channels=first_conv.in_channels)
+
+    if "AlexNet" in tv_classes:
+        return alexnet(**kw)
+    if "VGG" in tv_classes:
+        try:
+            config, batch_norm = _vgg_config(tv_model.features)
+        except ValueError as e:
+            raise _unsupported(tv_model, str(e)) from None
+        return vgg(config, batch_norm=batch_norm, **kw)
+    if "ResNet" in tv_classes:
+        blocks = [getattr(tv_model, f"layer{i}") for i in range(1, 5)]
+        first = blocks[0][0]
+        key = (type(first).__name__, tuple(len(b) for b in blocks))
+        if key not in _RESNETS:
+            raise _unsupported(tv_model, f"{key[0]} with {list(key[1])} blocks per stage is not ResNet-18...152")
+        if key[0] == "Bottleneck" and (first.conv1.out_channels != 64 or first.conv2.groups != 1):
+            raise _unsupported(tv_model, "ResNeXt and wide ResNets are not supported")
+        return _RESNETS[key](**kw)
+    # a DenseNet
+    f = tv_model.features
+    blocks = [m for n, m in f.named_children() if n.startswith("denseblock")]
+    layer = blocks[0].denselayer1
+    key = (layer.conv2.out_channels, tuple(len(b) for b in blocks), f.conv0.out_channels)
+    if key not in _DENSENETS or layer.conv1.out_channels != 4 * key[0]:
+        raise _unsupported(tv_model, f"growth {key[0]}, blocks {key[1]} is not DenseNet-121...201")
+    return _DENSENETS[key](**kw)
+
+
+def from_torchvision(tv_model: nn.Module) -> nn.Module:
+    """Our model of ``tv_model``'s architecture, with a copy of its weights and buffers.
+
+    Works for a torchvision ``alexnet``, ``vgg11`` ... ``vgg19_bn``, ``resnet18`` ... ``resnet152``
+    and ``densenet121`` ... ``densenet201`` (any ``num_classes``); raises ``ValueError`` for
+    anything else. The result is on ``tv_model``'s device and dtype and in its train/eval mode;
+    in eval mode both give the same outputs.
+
+    >>> import torchvision
+    >>> net = from_torchvision(torchvision.models.resnet18(weights=None))
+    """
+    if not isinstance(tv_model, nn.Module):
+        raise TypeError(f"from_torchvision expects a torchvision model (nn.Module), got {type(tv_model).__name__}")
+    with torch.device("meta"):
+        ours = _build(tv_model)
+    ref = next(tv_model.parameters())
+    ours = ours.to_empty(device=ref.device).to(ref.dtype)
+    ours.load_state_dict(tv_model.state_dict(), strict=True)
+    return ours.train(tv_model.training)

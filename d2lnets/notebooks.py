@@ -1,0 +1,129 @@
+"""Run chapters top to bottom and keep their outputs: ``python -m d2lnets.notebooks --profile cpu``.
+
+``make results`` uses it to refresh the committed notebooks from a real ``cpu``-profile run and to
+write ``RESULTS.md``. Outputs are scrubbed of machine-specific paths, and no per-cell timestamps are
+stored, so re-running a chapter changes only what really changed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+__all__ = ["record_result", "run_notebook", "scrub", "write_results"]
+
+
+def record_result(chapter: str, model: str, input_size: int, history, note: str = "") -> dict:
+    """Record a chapter's main result; ``make results`` collects these into RESULTS.md.
+
+    Call it once per chapter, after training its main model. Returns the record; it is also
+    appended to ``$D2LNETS_RESULTS`` (JSON lines) when that is set.
+    """
+    import d2lnets
+
+    record = {"chapter": chapter, "model": model, "input_size": input_size, "epochs": history.num_epochs,
+              "test_acc": round(history.final["test_acc"], 4), "train_seconds": round(history.total_seconds, 1),
+              "examples_per_sec": round(history.mean_examples_per_sec, 1), "device": history.device,
+              "settings": history.settings, "profile": d2lnets.profile().name, "note": note}
+    path = os.environ.get("D2LNETS_RESULTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+    return record
+
+
+def scrub(text: str) -> str:
+    """Replace paths that name this machine (the checkout, the environment, the home folder)."""
+    for path, name in ((sys.prefix, "<venv>"), (str(ROOT), "<repo>"), (str(Path.home()), "~")):
+        text = text.replace(path, name)
+    return text
+
+
+def _scrub_outputs(nb) -> None:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = scrub(out["text"])
+            for key in ("text/plain", "text/html"):
+                if key in out.get("data", {}):
+                    value = out["data"][key]
+                    out["data"][key] = scrub(value if isinstance(value, str) else "".join(value))
+            if "traceback" in out:
+                out["traceback"] = [scrub(line) for line in out["traceback"]]
+
+
+def run_notebook(path: Path, profile: str, timeout: int = 1800) -> float:
+    """Execute ``path`` in place in ``profile``; return the wall time in seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    os.environ["D2LNETS_PROFILE"] = profile
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    _scrub_outputs(nb)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+    return seconds
+
+
+def _machine() -> str:
+    cores = os.cpu_count()
+    return f"{platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}"
+
+
+def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: Path) -> None:
+    """RESULTS.md: one line per chapter's main result, as the committed notebooks show it."""
+    lines = [
+        "# Results",
+        "",
+        f"Written by `make results`: every chapter run top to bottom in the `{profile}` profile on "
+        f"{_machine()}. The committed notebooks carry the outputs of this run.",
+        "",
+        "| chapter | model | input | epochs | test acc | training time | chapter wall time | examples/s | settings |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['chapter']} | {r['model']} | {r['input_size']} px | {r['epochs']} | {r['test_acc']:.3f} | "
+                     f"{r['train_seconds']:.0f} s | {wall.get(r['chapter'], float('nan')):.0f} s | "
+                     f"{r['examples_per_sec']:.0f} | {r['settings']} on {r['device']} |")
+    notes = [f"- {r['chapter']}: {r['note']}" for r in rows if r.get("note")]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Execute chapters in place in a run profile.")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "full"])
+    parser.add_argument("--results", type=Path, default=None, help="write a RESULTS.md table here")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    records = ROOT / ".results.jsonl"
+    records.unlink(missing_ok=True)
+    os.environ["D2LNETS_RESULTS"] = str(records)
+    wall = {}
+    for path in notebooks:
+        seconds = run_notebook(path, args.profile)
+        wall[path.stem] = seconds
+        print(f"{path.name}: {seconds:.0f} s in the {args.profile} profile on {_machine()}", flush=True)
+    if args.results:
+        rows = [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
+        write_results(rows, wall, args.profile, args.results)
+        print(f"wrote {args.results}")
+    records.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
