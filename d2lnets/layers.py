@@ -93,17 +93,19 @@ class LocalResponseNorm(nn.Module):
                 f"{tuple(x.shape)}; add a batch dimension with x.unsqueeze(0) for a single image"
             )
         lo, hi = self.size // 2, (self.size - 1) // 2
-        sq = x * x
+        # sums of squares in fp32 for bf16/fp16 inputs (under autocast), else in x's own precision
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        sq = xf * xf
         if self.across == "channels":
-            # average of the squares over `size` neighbouring channels, zero-padded at the ends
-            sq = F.pad(sq.unsqueeze(1), (0, 0, 0, 0, lo, hi))
-            mean_sq = F.avg_pool3d(sq, (self.size, 1, 1), stride=1).squeeze(1)
+            # window sums over channels c-lo .. c+hi (zeros beyond the ends) as a sum of `size`
+            # shifted slices: exact, and much faster on a CPU than pooling over a channel axis
+            padded, C = F.pad(sq, (0, 0, 0, 0, lo, hi)), x.shape[1]
+            sum_sq = sum(padded[:, i:i + C] for i in range(self.size))
         else:
-            sq = F.pad(sq, (lo, hi, lo, hi))
-            mean_sq = F.avg_pool2d(sq, self.size, stride=1)
-        # alpha' * sum = (alpha / n) * (n * mean) for "pytorch", alpha * (n * mean) for "paper"
-        alpha = self.alpha if self.convention == "pytorch" else self.alpha * self.num_terms
-        return x / (self.k + alpha * mean_sq).pow(self.beta)
+            sum_sq = F.avg_pool2d(F.pad(sq, (lo, hi, lo, hi)), self.size, stride=1) * self.num_terms
+        # alpha' = alpha / n for "pytorch", alpha for "paper"
+        alpha = self.alpha / self.num_terms if self.convention == "pytorch" else self.alpha
+        return (xf / (self.k + alpha * sum_sq).pow(self.beta)).to(x.dtype)
 
     def extra_repr(self) -> str:
         return (
