@@ -5,7 +5,7 @@
     net = d2l.models.lenet(variant="modern")
     history = d2l.train_ch5(net, train_iter, test_iter, num_epochs=10, lr=0.1)
 """
-from . import models
+from . import augment, checks, models
 from .config import Profile, default_device, profile, set_seed, try_gpu
 from .data import (
     ChecksumError,
@@ -16,7 +16,7 @@ from .data import (
     load_fashion_mnist_tensors,
 )
 from .layers import LocalResponseNorm
-from .notebooks import record_result
+from .results import record_result
 from .plot import Animator, plot_histories, show_images
 from .summary import conv_output_size, receptive_field, summary
 from .train import Accumulator, History, Timer, TrainingDivergedError, evaluate_accuracy, train_ch5
@@ -24,7 +24,7 @@ from .train import Accumulator, History, Timer, TrainingDivergedError, evaluate_
 __version__ = "0.1.0"
 
 __all__ = [
-    "Accumulator", "Animator", "ChecksumError", "DataNotFoundError", "FashionMNISTLoader", "History",
+    "Accumulator", "Animator", "augment", "checks", "ChecksumError", "DataNotFoundError", "FashionMNISTLoader", "History",
     "LocalResponseNorm", "Profile", "Timer", "TrainingDivergedError", "conv_output_size",
     "default_device", "evaluate_accuracy", "get_fashion_mnist_labels", "load_data_fashion_mnist",
     "load_fashion_mnist_tensors", "models", "plot_histories", "profile", "receptive_field", "record_result",

@@ -17,26 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from .results import record_result  # noqa: F401 - re-exported
+
 __all__ = ["record_result", "run_notebook", "scrub", "write_results"]
-
-
-def record_result(chapter: str, model: str, input_size: int, history, note: str = "") -> dict:
-    """Record a chapter's main result; ``make results`` collects these into RESULTS.md.
-
-    Call it once per chapter, after training its main model. Returns the record; it is also
-    appended to ``$D2LNETS_RESULTS`` (JSON lines) when that is set.
-    """
-    import d2lnets
-
-    record = {"chapter": chapter, "model": model, "input_size": input_size, "epochs": history.num_epochs,
-              "test_acc": round(history.final["test_acc"], 4), "train_seconds": round(history.total_seconds, 1),
-              "examples_per_sec": round(history.mean_examples_per_sec, 1), "device": history.device,
-              "settings": history.settings, "profile": d2lnets.profile().name, "note": note}
-    path = os.environ.get("D2LNETS_RESULTS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-    return record
 
 
 def scrub(text: str) -> str:
@@ -103,6 +86,10 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
     path.write_text("\n".join(lines) + "\n")
 
 
+def _load_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Execute chapters in place in a run profile.")
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -110,19 +97,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=None, help="write a RESULTS.md table here")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    # Records accumulate across invocations, one chapter's replacing its earlier ones, so chapters
+    # can be re-run one at a time and RESULTS.md still covers them all.
     records = ROOT / ".results.jsonl"
-    records.unlink(missing_ok=True)
-    os.environ["D2LNETS_RESULTS"] = str(records)
-    wall = {}
     for path in notebooks:
+        kept = [r for r in _load_records(records) if r["chapter"] != path.stem]
+        records.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.environ["D2LNETS_RESULTS"] = str(records)
         seconds = run_notebook(path, args.profile)
-        wall[path.stem] = seconds
+        with open(records, "a") as f:
+            f.write(json.dumps({"chapter": path.stem, "wall_seconds": round(seconds, 1)}) + "\n")
         print(f"{path.name}: {seconds:.0f} s in the {args.profile} profile on {_machine()}", flush=True)
     if args.results:
-        rows = [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
+        all_records = _load_records(records)
+        wall = {r["chapter"]: r["wall_seconds"] for r in all_records if "wall_seconds" in r}
+        rows = sorted((r for r in all_records if "model" in r and r.get("profile") == args.profile),
+                      key=lambda r: r["chapter"])
         write_results(rows, wall, args.profile, args.results)
         print(f"wrote {args.results}")
-    records.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ class Animator:
         if self.title:
             ax.set_title(self.title)
         if self.xlim:
-            ax.set_xlim(self.xlim)
+            lo, hi = self.xlim
+            ax.set_xlim((lo - 0.5, hi + 0.5) if lo == hi else (lo, hi))  # one epoch: a point, not a line
         if self.ylim:
             ax.set_ylim(self.ylim)
         if self.legend:

@@ -60,6 +60,16 @@ def isolated_search(tmp_path, monkeypatch):
     return target
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small inputs gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
+    threads make each op up to 100x slower; restores the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def real_files():
     """Paths of the genuine dataset files this machine has (found before any test isolates the search)."""

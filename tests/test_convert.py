@@ -8,14 +8,7 @@ import d2lnets.models as M
 from d2lnets.models import from_torchvision
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small inputs gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
-    threads make each op up to 100x slower; restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TV = torchvision.models
 ALL = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",

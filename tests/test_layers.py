@@ -8,14 +8,7 @@ from torch import nn
 from d2lnets.layers import LocalResponseNorm
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small inputs gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
-    threads make each op up to 100x slower; restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def naive_lrn(x, size, alpha, beta, k, convention, across):

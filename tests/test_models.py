@@ -10,14 +10,7 @@ import d2lnets.models as M
 from d2lnets.layers import LocalResponseNorm
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small inputs gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
-    threads make each op up to 100x slower; restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def n_params(net: nn.Module) -> int:

@@ -1,0 +1,209 @@
+"""Batched data augmentation on float image tensors, the AlexNet paper's three kinds.
+
+Every function takes a batch ``X`` of shape ``[B, C, H, W]`` (floating point) and returns a new
+tensor on the same device with the same dtype; nothing loops over images and nothing goes through
+PIL. Used as ``load_data_fashion_mnist(..., augment=Augment(...))`` they run where the loader
+makes its batches, which ``train_ch5`` puts on the training device: on the GPU when there is one.
+
+- :func:`random_crop`: pad by ``padding`` zeros on every side, then cut a random ``size`` window
+  out of each image (its own offsets per image); :func:`crop` cuts at given offsets.
+- :func:`random_horizontal_flip`: mirror each image left-right (the width axis, ``dim=-1``) with
+  probability ``p``.
+- :func:`pca_components` and :func:`pca_lighting`: the paper's "fancy PCA" colour augmentation.
+  With ``eigvals`` (λ) and ``eigvecs`` (columns p_i) of the C x C covariance of pixel values over
+  the training set, every pixel of image b gets ``eigvecs @ (alpha_b * eigvals)`` added, with
+  ``alpha_b[i] ~ N(0, alpha_std**2)`` drawn once per image and per component (the paper: 0.1).
+
+Random numbers come from ``generator`` (a CPU ``torch.Generator``; ``None``: torch's global one)
+and are drawn on the CPU, so the same seed gives the same augmentation on every device. Draw
+order, for who wants to reproduce a call: :func:`random_crop` draws ``B`` tops, then ``B`` lefts
+(``torch.randint``); :func:`random_horizontal_flip` draws ``B`` uniforms (``torch.rand``), image b
+is flipped when its uniform is below ``p``; :func:`pca_lighting` draws the ``[B, C]`` alphas of
+:func:`lighting_alphas`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["Augment", "crop", "lighting_alphas", "pca_components", "pca_lighting", "random_crop",
+           "random_horizontal_flip"]
+
+
+def _check_batch(X: Tensor, name: str) -> None:
+    if not isinstance(X, Tensor) or X.dim() != 4:
+        shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+        raise ValueError(f"{name} expects a batch of images [B, C, H, W], got {shape}; "
+                         "add a batch dimension with X.unsqueeze(0) for a single image")
+    if not X.is_floating_point():
+        raise ValueError(f"{name} expects floating-point images, got {X.dtype}; convert with X.float() / 255")
+
+
+def _pair(size, name: str) -> tuple[int, int]:
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)):
+        raise ValueError(f"{name} must be a positive int or a pair (height, width) of them, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _check_padding(padding) -> int:
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer (pixels added on each side), got {padding!r}")
+    return padding
+
+
+def crop(X: Tensor, top: Tensor, left: Tensor, size, padding: int = 0) -> Tensor:
+    """Cut a ``size`` window out of each image of ``X`` padded by ``padding`` zeros on each side.
+
+    ``top[b]``, ``left[b]`` (integer tensors of length B) are the window's corner in the padded
+    image b. Returns ``[B, C, size_h, size_w]``.
+    """
+    _check_batch(X, "crop")
+    (h, w), padding = _pair(size, "size"), _check_padding(padding)
+    B, C, H, W = X.shape
+    top, left = torch.as_tensor(top).reshape(-1), torch.as_tensor(left).reshape(-1)
+    if len(top) != B or len(left) != B:
+        raise ValueError(f"need one top and one left offset per image ({B}), got {len(top)} and {len(left)}")
+    if top.min() < 0 or left.min() < 0 or top.max() > H + 2 * padding - h or left.max() > W + 2 * padding - w:
+        raise ValueError(f"a {h}x{w} window at these offsets does not fit into {H}x{W} images padded by {padding}")
+    if padding:
+        X = torch.nn.functional.pad(X, (padding, padding, padding, padding))
+    top, left = top.to(X.device, torch.long), left.to(X.device, torch.long)
+    rows = (top[:, None] + torch.arange(h, device=X.device))[:, :, None]   # [B, h, 1]
+    cols = (left[:, None] + torch.arange(w, device=X.device))[:, None, :]  # [B, 1, w]
+    batch = torch.arange(B, device=X.device)[:, None, None]
+    # advanced indexing on dims 0, 2, 3 puts the channel dim last: [B, h, w, C]
+    return X.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def random_crop(X: Tensor, size, padding: int = 0, generator: torch.Generator | None = None) -> Tensor:
+    """A random ``size`` window of each image (after zero-padding by ``padding`` on each side).
+
+    ``random_crop(X, 28, padding=2)`` shifts 28x28 images by up to 2 pixels each way, as the
+    CIFAR recipes do; ``random_crop(X, 224)`` on 256 px images is the paper's cropping.
+    """
+    _check_batch(X, "random_crop")
+    (h, w), padding = _pair(size, "size"), _check_padding(padding)
+    B, _, H, W = X.shape
+    if h > H + 2 * padding or w > W + 2 * padding:
+        raise ValueError(f"a {h}x{w} crop does not fit into {H}x{W} images padded by {padding} "
+                         f"({H + 2 * padding}x{W + 2 * padding}); use a smaller size or more padding")
+    top = torch.randint(0, H + 2 * padding - h + 1, (B,), generator=generator)
+    left = torch.randint(0, W + 2 * padding - w + 1, (B,), generator=generator)
+    return crop(X, top, left, (h, w), padding)
+
+
+def random_horizontal_flip(X: Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
+    """Mirror each image left-right (along the width, ``dim=-1``) with probability ``p``."""
+    _check_batch(X, "random_horizontal_flip")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"p is the probability of flipping an image and must be in [0, 1], got {p!r}")
+    flip = (torch.rand(len(X), generator=generator) < p).to(X.device)
+    return torch.where(flip[:, None, None, None], X.flip(-1), X)
+
+
+def pca_components(images: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
+    """Eigenvalues and eigenvectors of the C x C covariance of pixel values over ``images``.
+
+    ``images``: ``[N, C, H, W]`` (every pixel of every image is one sample of a C-vector).
+    Returns ``(eigvals [C], eigvecs [C, C])``, largest eigenvalue first, eigenvector ``i`` in
+    column ``eigvecs[:, i]``; accumulated in float64, returned in ``images``' float dtype.
+    """
+    if not isinstance(images, Tensor) or images.dim() != 4:
+        raise ValueError(f"pca_components expects images [N, C, H, W], got shape {tuple(getattr(images, 'shape', ()))}")
+    N, C = images.shape[:2]
+    total = torch.zeros(C, dtype=torch.float64, device=images.device)
+    outer = torch.zeros(C, C, dtype=torch.float64, device=images.device)
+    count = 0
+    for start in range(0, N, chunk):
+        pixels = images[start:start + chunk].transpose(0, 1).reshape(C, -1).double()
+        total += pixels.sum(dim=1)
+        outer += pixels @ pixels.T
+        count += pixels.shape[1]
+    if count < 2:
+        raise ValueError("pca_components needs at least two pixels to estimate a covariance")
+    mean = total / count
+    cov = (outer - count * torch.outer(mean, mean)) / (count - 1)
+    eigvals, eigvecs = torch.linalg.eigh(cov)              # ascending
+    eigvals, eigvecs = eigvals.flip(0), eigvecs.flip(1)    # largest first
+    dtype = images.dtype if images.is_floating_point() else torch.float32
+    return eigvals.clamp_min(0).to(dtype), eigvecs.to(dtype)
+
+
+def lighting_alphas(batch_size: int, num_channels: int, alpha_std: float = 0.1,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """The random ``[B, C]`` coefficients of :func:`pca_lighting`: ``alpha_std * torch.randn``."""
+    if isinstance(alpha_std, bool) or not isinstance(alpha_std, (int, float)) or alpha_std < 0:
+        raise ValueError(f"alpha_std is a standard deviation and must be >= 0, got {alpha_std!r}")
+    return torch.randn(batch_size, num_channels, generator=generator) * alpha_std
+
+
+def pca_lighting(X: Tensor, eigvals: Tensor, eigvecs: Tensor, alpha_std: float = 0.1,
+                 generator: torch.Generator | None = None, *, alphas: Tensor | None = None) -> Tensor:
+    """The paper's PCA colour augmentation ("fancy PCA").
+
+    Image b gets ``eigvecs @ (alphas[b] * eigvals)`` added to every pixel, with
+    ``alphas = lighting_alphas(B, C, alpha_std, generator)`` unless ``alphas`` ``[B, C]`` is given.
+    The same intensity change is added everywhere in an image, along the directions in which the
+    dataset's colours vary most.
+    """
+    _check_batch(X, "pca_lighting")
+    B, C = X.shape[:2]
+    eigvals, eigvecs = torch.as_tensor(eigvals), torch.as_tensor(eigvecs)
+    if eigvals.shape != (C,) or eigvecs.shape != (C, C):
+        raise ValueError(f"for {C}-channel images eigvals must have shape ({C},) and eigvecs ({C}, {C}), "
+                         f"got {tuple(eigvals.shape)} and {tuple(eigvecs.shape)}; compute them with "
+                         "pca_components(training_images)")
+    if alphas is None:
+        alphas = lighting_alphas(B, C, alpha_std, generator)
+    elif tuple(alphas.shape) != (B, C):
+        raise ValueError(f"alphas must have shape [B, C] = [{B}, {C}], got {tuple(alphas.shape)}")
+    alphas = alphas.to(X.device, X.dtype)
+    shift = (alphas * eigvals.to(X.device, X.dtype)) @ eigvecs.to(X.device, X.dtype).T  # row b: eigvecs @ (a_b * λ)
+    return X + shift[:, :, None, None]
+
+
+class Augment:
+    """A training-batch transform for ``load_data_fashion_mnist(..., augment=Augment(...))``.
+
+    In this order: a random crop of ``crop`` pixels after ``padding`` (if ``crop``), a random
+    horizontal flip with probability 0.5 (if ``flip``), PCA lighting with
+    ``lighting=(eigvals, eigvecs)`` and ``alpha_std`` (if ``lighting``). Its own generator, seeded
+    with ``seed``, makes a run reproducible; :meth:`reset` starts the stream again.
+    """
+
+    def __init__(self, crop=None, padding: int = 0, flip: bool = True,
+                 lighting: tuple[Tensor, Tensor] | None = None, alpha_std: float = 0.1, seed: int = 0) -> None:
+        self.crop = None if crop is None else _pair(crop, "crop")
+        self.padding = _check_padding(padding)
+        if self.padding and self.crop is None:
+            raise ValueError("padding only applies to a random crop: give crop=... as well")
+        if lighting is not None and (not isinstance(lighting, (tuple, list)) or len(lighting) != 2):
+            raise ValueError("lighting must be None or the pair (eigvals, eigvecs) from pca_components")
+        lighting_alphas(1, 1, alpha_std)  # validates alpha_std
+        self.flip, self.lighting, self.alpha_std, self.seed = bool(flip), lighting, alpha_std, seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart the random stream from ``seed``."""
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def __call__(self, X: Tensor) -> Tensor:
+        if self.crop is not None:
+            X = random_crop(X, self.crop, self.padding, self.generator)
+        if self.flip:
+            X = random_horizontal_flip(X, 0.5, self.generator)
+        if self.lighting is not None:
+            X = pca_lighting(X, *self.lighting, self.alpha_std, self.generator)
+        return X
+
+    def __repr__(self) -> str:
+        parts = []
+        if self.crop is not None:
+            parts.append(f"crop={self.crop}, padding={self.padding}")
+        parts.append(f"flip={self.flip}")
+        if self.lighting is not None:
+            parts.append(f"lighting=PCA(alpha_std={self.alpha_std})")
+        return f"Augment({', '.join(parts)}, seed={self.seed})"

@@ -1,0 +1,216 @@
+"""Chapter 2 checks: local response normalisation, inverted dropout, PCA lighting.
+
+The learner writes
+
+- ``lrn(X, size=5, alpha=1e-4, beta=0.75, k=2.0)``: inter-channel LRN in PyTorch's convention,
+  equal to ``torch.nn.LocalResponseNorm(size, alpha, beta, k)``;
+- ``dropout_layer(X, p, training=True)``: inverted dropout;
+- ``pca_lighting(X, eigvals, eigvecs, alphas)``: the paper's PCA colour augmentation with the
+  random coefficients ``alphas`` [B, C] given, ``X + (eigvecs @ (alphas * eigvals).T).T[:, :, None, None]``.
+
+Each check says what is wrong, naming the usual mistakes when it recognises one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .. import augment
+from ._util import call
+
+__all__ = ["check_dropout", "check_lrn", "check_pca_lighting"]
+
+
+def _close(a: Tensor, b: Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    return isinstance(a, Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double(), rtol=rtol, atol=atol)
+
+
+def _tensor_out(out, X: Tensor, name: str) -> Tensor:
+    assert isinstance(out, Tensor), f"{name} must return a tensor, got {type(out).__name__}"
+    assert out.shape == X.shape, (
+        f"{name} must return a tensor of the input's shape {tuple(X.shape)}, got {tuple(out.shape)}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# local response normalisation
+# ----------------------------------------------------------------------------------------------
+def _lrn_window(c: int, size: int, C: int) -> set[int]:
+    """Output channels that an input change at channel ``c`` reaches in torch's LRN."""
+    lo, hi = size // 2, (size - 1) // 2  # output j sums the squares of channels j - lo .. j + hi
+    return set(range(max(0, c - hi), min(C - 1, c + lo) + 1))
+
+
+def check_lrn(fn: Callable) -> None:
+    """``fn(X, size=5, alpha=1e-4, beta=0.75, k=2.0)`` must equal ``torch.nn.LocalResponseNorm``."""
+    name = "lrn"
+    gen = torch.Generator().manual_seed(0)
+
+    # 1. structure: a change at one channel of one pixel may only move that pixel's outputs, and
+    #    only in the channels whose window holds it.
+    C = 9
+    X = torch.rand(1, C, 3, 3, generator=gen) + 0.5
+    for size in (5, 4, 2):
+        base = _tensor_out(call(fn, name, X.clone(), size, 1.0, 0.75, 2.0), X, name)
+        for c in (0, 4, C - 1):
+            X2 = X.clone()
+            X2[0, c, 1, 1] += 3.0
+            moved = (_tensor_out(call(fn, name, X2, size, 1.0, 0.75, 2.0), X, name) - base).abs() > 1e-6
+            other_pixels = moved.clone()
+            other_pixels[..., 1, 1] = False
+            assert not other_pixels.any(), (
+                "changing one activation changed outputs at OTHER pixels: your window runs over spatial "
+                "neighbours (intra-channel LRN). AlexNet's LRN is inter-channel: the sum runs over the "
+                "`size` neighbouring CHANNELS at the same pixel, X[:, j, h, w] for j near c")
+            got = {j for j in range(C) if moved[0, j, 1, 1]}
+            want = _lrn_window(c, size, C)
+            assert got == want, (
+                f"with size={size} and {C} channels, a change in channel {c} should reach output channels "
+                f"{sorted(want)} but reached {sorted(got)}: the window is off-centre or not clipped. "
+                f"PyTorch's window for output channel c runs from c - size//2 to c + (size-1)//2 (for size=4: "
+                f"c-2 .. c+1), clipped at the first and last channel (missing neighbours count as zero)")
+
+    # 2. values, against torch, on shapes with edges, windows wider than the channels, even sizes
+    cases = [((2, 7, 3, 4), 5), ((1, 3, 2, 2), 5), ((1, 8, 2, 3), 4), ((2, 6, 2, 2), 2),
+             ((1, 5, 2, 2), 1), ((1, 16, 2, 2), 3)]
+    for shape, size in cases:
+        X = torch.randn(shape, generator=gen) * 3
+        for alpha, beta, k in ((1.0, 0.75, 2.0), (0.3, 0.5, 1.0)):
+            out = _tensor_out(call(fn, name, X.clone(), size, alpha, beta, k), X, name)
+            want = nn.LocalResponseNorm(size, alpha, beta, k)(X)
+            if _close(out, want):
+                continue
+            setting = f"shape {tuple(shape)}, size={size}, alpha={alpha}, beta={beta}, k={k}"
+            assert not _close(out, nn.LocalResponseNorm(size, alpha * size, beta, k)(X)), (
+                f"{setting}: you used the paper's / TensorFlow's convention, alpha times the plain sum of "
+                f"squares. PyTorch (and Caffe) divide alpha by the window size n: "
+                f"b = a / (k + alpha/n * sum a^2) ** beta, so the paper's alpha=1e-4 is alpha=5e-4 in torch. "
+                f"Divide alpha by size")
+            sq = X * X
+            sums = torch.stack([sq[:, max(0, c - size // 2):c + (size - 1) // 2 + 1].sum(1)
+                                for c in range(shape[1])], 1)
+            assert not _close(out, X / (k + alpha / size * sums)), (
+                f"{setting}: the power beta is missing: divide by (k + alpha/size * sum) ** beta, not by the "
+                f"bracket itself")
+            counts = torch.tensor([min(shape[1], c + (size - 1) // 2 + 1) - max(0, c - size // 2)
+                                   for c in range(shape[1])]).view(1, -1, 1, 1)
+            assert not _close(out, (X / (k + alpha / counts * sums) ** beta)), (
+                f"{setting}: at the first and last channels you divided alpha by the number of channels "
+                f"actually in the (clipped) window; torch always divides by size, the missing neighbours "
+                f"just add zero to the sum")
+            diff = (out.double() - want.double()).abs().max().item()
+            raise AssertionError(
+                f"{setting}: your output differs from torch.nn.LocalResponseNorm by up to {diff:.3g}. "
+                "Compute b = a / (k + alpha/size * sum of a^2 over channels c - size//2 .. c + (size-1)//2) "
+                "** beta, clipped at the first and last channel")
+
+    # 3. the defaults are the paper's constants in PyTorch's convention... except alpha (see chapter)
+    X = torch.randn(2, 8, 3, 3, generator=gen) * 30
+    out = _tensor_out(call(fn, name, X.clone()), X, name)
+    assert _close(out, nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)(X)), (
+        "called as lrn(X) your function should use the defaults size=5, alpha=1e-4, beta=0.75, k=2.0")
+
+
+# ----------------------------------------------------------------------------------------------
+# dropout
+# ----------------------------------------------------------------------------------------------
+def check_dropout(fn: Callable) -> None:
+    """``fn(X, p, training=True)``: inverted dropout (zero with probability p, scale survivors by 1/(1-p))."""
+    name = "dropout_layer"
+    with torch.random.fork_rng(devices=[]):  # leave the learner's random state as it was
+        torch.manual_seed(0)
+        X = torch.rand(200, 500) + 0.5          # no zeros, so zeros in the output were dropped
+        keep = X.clone()
+
+        out = _tensor_out(call(fn, name, X, 0.5, training=False), X, name)
+        assert torch.equal(X, keep), "dropout_layer changed its input in place; return a new tensor"
+        assert torch.equal(out, X), (
+            "with training=False (evaluation) dropout must return X unchanged: it only drops while "
+            "training, and inverted dropout needs no rescaling at test time")
+
+        for p in (0.2, 0.5, 0.8):
+            out = _tensor_out(call(fn, name, X, p), X, name)
+            assert torch.equal(X, keep), "dropout_layer changed its input in place; return a new tensor"
+            dropped = (out == 0).float().mean().item()
+            assert abs(dropped - p) < 0.01 or abs(dropped - (1 - p)) >= 0.01, (
+                f"with p={p} you dropped {dropped:.1%} of the elements, about 1 - p: p is the probability "
+                f"of DROPPING an element (zero it where torch.rand(X.shape) < p, keep it where it is > p)")
+            assert abs(dropped - p) < 0.01, (
+                f"with p={p} a fraction p of the elements must be zeroed, each one independently; you zeroed "
+                f"{dropped:.1%}")
+            kept = out != 0
+            survivors, originals = out[kept], X[kept]
+            if torch.allclose(survivors, originals):
+                raise AssertionError(
+                    f"the elements you keep are unchanged: you forgot the 1/(1-p) scaling. Inverted dropout "
+                    f"divides the survivors by 1 - p (here {1 - p:g}) so that the expected output equals X, "
+                    "and the network needs no change at test time")
+            assert not torch.allclose(survivors, originals * (1 - p)), (
+                f"you multiplied the survivors by 1 - p = {1 - p:g}; divide by it instead, so that E[output] = X")
+            assert torch.allclose(survivors, originals / (1 - p), rtol=1e-5, atol=1e-6), (
+                f"the elements you keep must be exactly X / (1 - p) = X / {1 - p:g}")
+
+        assert torch.equal(_tensor_out(call(fn, name, X, 0.0), X, name), X), "with p=0 nothing is dropped: return X"
+        out = _tensor_out(call(fn, name, X, 1.0), X, name)
+        assert not torch.isnan(out).any(), (
+            "with p=1 the output has NaNs: X / (1 - p) divides by zero. Treat p=1 apart: return torch.zeros_like(X)")
+        assert torch.equal(out, torch.zeros_like(X)), "with p=1 every element is dropped: return torch.zeros_like(X)"
+
+        assert not torch.equal(call(fn, name, X, 0.5), call(fn, name, X, 0.5)), (
+            "two calls dropped the same elements: draw a new random mask on every call")
+        # the expectation over many draws is X
+        x = torch.linspace(0.5, 2.0, 8)
+        samples = torch.stack([call(fn, name, x.clone(), 0.5) for _ in range(4000)])
+        mean = samples.mean(0)
+        assert torch.allclose(mean, x, rtol=0.06), (
+            f"averaged over 4000 draws your output should equal X (that is what the 1/(1-p) is for); "
+            f"got {mean.tolist()} for X = {x.tolist()}")
+
+
+# ----------------------------------------------------------------------------------------------
+# PCA lighting
+# ----------------------------------------------------------------------------------------------
+def _test_components(C: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Distinct eigenvalues and an orthogonal but NOT symmetric eigenvector matrix."""
+    Q, _ = torch.linalg.qr(torch.randn(C, C, generator=gen))
+    eigvals = torch.linspace(0.5, 0.1, C) if C > 1 else torch.tensor([0.3])
+    return eigvals, Q
+
+
+def check_pca_lighting(fn: Callable) -> None:
+    """``fn(X, eigvals, eigvecs, alphas)`` must add ``eigvecs @ (alphas[b] * eigvals)`` to every pixel of image b."""
+    name = "pca_lighting"
+    gen = torch.Generator().manual_seed(0)
+    for B, C, H, W in ((4, 3, 5, 6), (3, 1, 4, 4), (2, 4, 3, 2)):
+        X = torch.rand(B, C, H, W, generator=gen)
+        eigvals, eigvecs = _test_components(C, gen)
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+        alphas = augment.lighting_alphas(B, C, 0.1, torch.Generator().manual_seed(seed))
+        want = augment.pca_lighting(X, eigvals, eigvecs, 0.1, torch.Generator().manual_seed(seed))
+        keep = X.clone()
+        out = _tensor_out(call(fn, name, X, eigvals.clone(), eigvecs.clone(), alphas.clone()), X, name)
+        assert torch.equal(X, keep), "pca_lighting changed X in place; return a new tensor"
+        if _close(out, want, rtol=1e-5, atol=1e-6):
+            continue
+        where = f"for images of shape {(B, C, H, W)}"
+        shift = (alphas * eigvals) @ eigvecs.T                    # [B, C], row b = eigvecs @ (a_b * λ)
+        assert not _close(out, X + (eigvecs @ eigvals)[None, :, None, None]), (
+            f"{where}: you added eigvecs @ eigvals, the same shift for every image. Each image b gets "
+            "its own random mix: eigvecs @ (alphas[b] * eigvals), with alphas[b] drawn per image")
+        assert not _close(out, X + (alphas @ eigvecs.T)[:, :, None, None]), (
+            f"{where}: you left out the eigenvalues: weight each alpha by its eigenvalue, "
+            "eigvecs @ (alphas[b] * eigvals), so that directions with more variance get larger shifts")
+        for wrong in (X * shift[:, :, None, None], X * (1 + shift[:, :, None, None])):
+            assert not _close(out, wrong), (
+                f"{where}: you multiplied the pixels by the shift; the paper ADDS the vector "
+                "eigvecs @ (alphas[b] * eigvals) to every pixel of image b: X + shift[:, :, None, None]")
+        assert C == 1 or not _close(out, X + ((alphas * eigvals) @ eigvecs)[:, :, None, None]), (
+            f"{where}: you used the transposed eigenvector matrix. The eigenvectors are the COLUMNS of "
+            "eigvecs (eigvecs[:, i] belongs to eigvals[i], as torch.linalg.eigh returns them), so the shift "
+            "of image b is eigvecs @ (alphas[b] * eigvals), i.e. (alphas * eigvals) @ eigvecs.T for the batch")
+        diff = (out.double() - want.double()).abs().max().item()
+        raise AssertionError(
+            f"{where}: your output differs from X + eigvecs @ (alphas[b] * eigvals) by up to {diff:.3g}; "
+            "check the formula: one C-vector per image, added to every pixel of it")

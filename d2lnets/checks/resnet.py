@@ -1,0 +1,153 @@
+"""Chapter 4 checks: the residual block with an optional 1x1 projection shortcut.
+
+The learner writes the book's ``Residual(num_channels, use_1x1conv=False, strides=1)``: 3x3 conv,
+BN, ReLU, 3x3 conv, BN, plus the input (through a 1x1 convolution with the same stride when
+``use_1x1conv``), then ReLU. The check compares it with the package's :class:`Residual`: output
+shapes, parameter counts, and -- with the package block's weights copied in -- its outputs, which
+also tells the catalogued mistakes apart (no skip connection, ReLU before the addition, no final
+ReLU, a projection without the stride, no projection when the width changes).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.resnet import Residual as _Residual
+from ._util import call
+
+__all__ = ["check_residual"]
+
+# (num_channels, use_1x1conv, strides) on a batch of shape (4, 3, 6, 6), and the output shape.
+_CASES = [
+    ((3, False, 1), (4, 3, 6, 6)),  # the identity shortcut
+    ((6, True, 2), (4, 6, 3, 3)),   # wider and half the resolution: a strided 1x1 projection
+    ((6, True, 1), (4, 6, 6, 6)),   # wider, same resolution
+]
+
+
+def _convs(block: nn.Module, kernel: int) -> list[nn.Conv2d]:
+    return [m for m in block.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (kernel, kernel)]
+
+
+def _bns(block: nn.Module) -> list[nn.BatchNorm2d]:
+    return [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+def _reference(num_channels: int, use_1x1conv: bool, strides: int, in_channels: int) -> _Residual:
+    """The package's block with random weights and running statistics (seeded)."""
+    g = torch.Generator().manual_seed(0)
+    ref = _Residual(num_channels, use_1x1conv, strides, in_channels=in_channels)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+        for bn in (ref.bn1, ref.bn2):
+            bn.running_mean.copy_(torch.randn(num_channels, generator=g) * 0.3)
+            bn.running_var.copy_(torch.rand(num_channels, generator=g) + 0.5)
+    return ref
+
+
+def _copy_weights(ref: _Residual, block: nn.Module) -> None:
+    """Copy ``ref``'s weights into the learner's layers, matched by kind and registration order."""
+    pairs = list(zip(_convs(block, 3), [ref.conv1, ref.conv2]))
+    pairs += list(zip(_convs(block, 1), [ref.conv3] if ref.conv3 is not None else []))
+    pairs += list(zip(_bns(block), [ref.bn1, ref.bn2]))
+    with torch.no_grad():
+        for mine, theirs in pairs:
+            mine.load_state_dict(theirs.state_dict())
+
+
+def _variants(ref: _Residual, X: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The right output and the outputs of the catalogued mistakes, from the reference's weights."""
+    Y = F.relu(ref.bn1(ref.conv1(X)))
+    Y = ref.bn2(ref.conv2(Y))
+    shortcut = ref.conv3(X) if ref.conv3 is not None else X
+    return {
+        "right": F.relu(Y + shortcut),
+        "no skip connection: the output is relu(bn2(conv2(...))) without X added. A residual block "
+        "returns relu(Y + X): add the input (through conv3 when use_1x1conv) before the last ReLU":
+            F.relu(Y),
+        "the ReLU comes before the addition (relu(Y) + X). The book's block adds first and applies "
+        "the ReLU to the sum: return F.relu(Y + X)": F.relu(Y) + shortcut,
+        "the last ReLU is missing: return F.relu(Y + X), not Y + X": Y + shortcut,
+    }
+
+
+def _describe(args: tuple) -> str:
+    num_channels, use_1x1conv, strides = args
+    return f"Residual({num_channels}, use_1x1conv={use_1x1conv}, strides={strides})"
+
+
+def _shape_failure(block: nn.Module, args: tuple, error: Exception) -> AssertionError:
+    num_channels, use_1x1conv, strides = args
+    what = _describe(args)
+    ones = _convs(block, 1)
+    if use_1x1conv and not ones:
+        hint = ("with use_1x1conv=True the shortcut needs a 1x1 convolution, "
+                f"nn.LazyConv2d(num_channels, kernel_size=1, stride=strides), applied to X before the "
+                "addition: without it X keeps 3 channels while Y has " f"{num_channels}")
+    elif use_1x1conv and ones[0].stride != (strides, strides):
+        hint = (f"the 1x1 convolution on the shortcut has stride {ones[0].stride[0]}, but the first 3x3 "
+                f"convolution halves the resolution with strides={strides}: give the 1x1 convolution "
+                "the same stride=strides, or X and Y differ in height and width")
+    elif use_1x1conv:
+        hint = ("X must go through the 1x1 convolution before it is added: "
+                "if self.conv3: X = self.conv3(X)")
+    else:
+        hint = "the two 3x3 convolutions need padding=1 so that Y keeps the shape of X"
+    return AssertionError(f"{what} on a batch of shape (4, 3, 6, 6) fails ({error}): {hint}")
+
+
+def check_residual(Residual: Callable[..., nn.Module]) -> None:
+    """Chapter 4: the book's residual block, built as ``Residual(num_channels, use_1x1conv, strides)``."""
+    for args, want_shape in _CASES:
+        num_channels, use_1x1conv, strides = args
+        what = _describe(args)
+        block = call(Residual, "Residual", num_channels, use_1x1conv=use_1x1conv, strides=strides)
+        assert isinstance(block, nn.Module), (
+            f"{what} returned a {type(block).__name__}; make Residual a subclass of nn.Module")
+        X = torch.randn(4, 3, 6, 6, generator=torch.Generator().manual_seed(1))
+        block.train()
+        try:
+            with torch.no_grad():
+                Y = call(block, "Residual.forward", X)
+        except (RuntimeError, ValueError) as e:
+            raise _shape_failure(block, args, e) from e
+        assert isinstance(Y, torch.Tensor) and tuple(Y.shape) == want_shape, (
+            f"{what} turns a batch of shape (4, 3, 6, 6) into "
+            f"{tuple(Y.shape) if isinstance(Y, torch.Tensor) else type(Y).__name__}, expected {want_shape}: "
+            f"the first 3x3 convolution has {num_channels} output channels and stride {strides}, padding 1")
+
+        threes, ones, bns = _convs(block, 3), _convs(block, 1), _bns(block)
+        assert len(threes) == 2, (
+            f"{what} has {len(threes)} 3x3 convolutions; a residual block has two (conv1 and conv2)")
+        assert len(ones) == (1 if use_1x1conv else 0), (
+            f"{what} has {len(ones)} 1x1 convolutions; the block has one exactly when use_1x1conv=True "
+            "(the projection on the shortcut), none otherwise")
+        assert len(bns) == 2, (
+            f"{what} has {len(bns)} BatchNorm2d layers; the block has two, one after each 3x3 convolution")
+        ref = _reference(num_channels, use_1x1conv, strides, in_channels=3)
+        n_mine = sum(p.numel() for p in block.parameters())
+        n_ref = sum(p.numel() for p in ref.parameters())
+        assert n_mine == n_ref, (
+            f"{what} has {n_mine:,} parameters; the package's block has {n_ref:,}. Per 3x3 convolution: "
+            "weights and a bias; per BatchNorm2d: a scale and a shift per channel")
+
+        _copy_weights(ref, block)
+        for mode in ("eval", "train"):
+            block.train(mode == "train")
+            ref.train(mode == "train")
+            with torch.no_grad():
+                Y = call(block, "Residual.forward", X)
+                outputs = _variants(ref, X)
+            if torch.allclose(Y, outputs["right"], atol=1e-5):
+                continue
+            for mistake, out in outputs.items():
+                if mistake != "right" and torch.allclose(Y, out, atol=1e-5):
+                    raise AssertionError(f"{what}: {mistake}")
+            raise AssertionError(
+                f"{what}, with the package block's weights copied in, computes a different function "
+                f"({mode} mode). The order is: conv1 (3x3, stride strides), bn1, ReLU, conv2 (3x3), bn2; "
+                "then add X (or conv3(X) when use_1x1conv) and apply a ReLU to the sum")
