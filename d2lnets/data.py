@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -333,7 +333,3 @@ def dataset_stats(images: torch.Tensor) -> tuple[float, float]:
     """Mean and standard deviation of uint8 images scaled to [0, 1]."""
     x = images.double().div(255)
     return x.mean().item(), x.std().item()
-
-
-def class_counts(labels: Sequence[int] | torch.Tensor) -> list[int]:
-    return torch.bincount(torch.as_tensor(labels), minlength=len(TEXT_LABELS)).tolist()

@@ -17,9 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from .results import record_result  # noqa: F401 - re-exported
-
-__all__ = ["record_result", "run_notebook", "scrub", "write_results"]
+__all__ = ["run_notebook", "scrub", "write_results"]
 
 
 def scrub(text: str) -> str:
