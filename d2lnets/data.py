@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .memory import reuse_freed_memory
+
 __all__ = [
     "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "TEXT_LABELS", "ChecksumError", "DataNotFoundError",
     "FashionMNISTLoader", "data_dirs", "get_fashion_mnist_labels", "load_data_fashion_mnist",
@@ -278,9 +280,10 @@ class FashionMNISTLoader:
             order = None
         self.epoch += 1
         stop = n - n % b if self.drop_last else n
-        for start in range(0, stop, b):
-            idx = slice(start, min(start + b, n)) if order is None else order[start:start + b]
-            yield self.transform(self.images[idx]), self.labels[idx]
+        with reuse_freed_memory(self.device):  # large batches reuse memory instead of page-faulting
+            for start in range(0, stop, b):
+                idx = slice(start, min(start + b, n)) if order is None else order[start:start + b]
+                yield self.transform(self.images[idx]), self.labels[idx]
 
     def __repr__(self) -> str:
         h, w = self.image_size

@@ -3,7 +3,9 @@
 Unlike the book's ``train_ch6``, ``train_ch5`` never re-initialises the caller's weights (a model
 initialises itself), honours an optimizer the caller built, stops on a NaN or infinite loss, returns
 a :class:`History`, and picks fast settings for the device: bf16 autocast and ``channels_last`` on a
-CPU with native bf16 and on CUDA (fp16 with a gradient scaler on GPUs without bf16).
+CPU with native bf16 and on CUDA (fp16 with a gradient scaler on GPUs without bf16). On the CPU it
+also keeps freed memory for reuse while it trains (:mod:`d2lnets.memory`), which spares large
+activations the kernel's page faults.
 ``precision="fp32"`` gives plain fp32; on the CPU the same seed then gives the same History.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from .config import default_device
+from .memory import reuse_freed_memory
 from .plot import Animator, in_notebook
 
 __all__ = ["Accumulator", "History", "Timer", "TrainingDivergedError", "cpu_has_native_bf16",
@@ -165,7 +168,7 @@ def evaluate_accuracy(net: nn.Module, data_iter, device=None, *, precision: str 
     was_training = net.training
     net.eval()
     correct, total = 0, 0
-    with torch.no_grad(), _autocast(device, dtype):
+    with torch.no_grad(), _autocast(device, dtype), reuse_freed_memory(device):
         for X, y in _to_device(data_iter, device):
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if channels_last:
@@ -232,7 +235,9 @@ def train_ch5(
     - ``compile``: run the model through ``torch.compile``.
     - ``plot``: a live plot of loss and accuracies (default: in notebooks).
 
-    The weights are never re-initialised. A loss that becomes NaN or infinite raises
+    On the CPU, freed memory is kept for reuse during training (:func:`d2lnets.memory.reuse_freed_memory`;
+    ``D2LNETS_REUSE_MEMORY=0`` switches that off). The weights are never re-initialised. A loss
+    that becomes NaN or infinite raises
     :class:`TrainingDivergedError`.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
@@ -275,63 +280,64 @@ def train_ch5(
     history = History(device=str(device), settings=settings)
     check_every = 1 if device.type == "cpu" else 25
 
-    for epoch in range(num_epochs):
-        if hasattr(train_iter, "set_epoch"):
-            train_iter.set_epoch(epoch)
-        model.train()
-        epoch_start = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        n = 0
-        for i, (X, y) in enumerate(train_iter):
-            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if channels_last:
-                X = X.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, dtype):
-                y_hat = model(X)
-                l = loss_fn(y_hat, y)
-            if l.dim() > 0:
-                l = l.mean()
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(l).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                l.backward()
-                optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            with torch.no_grad():
-                loss_sum += l.detach().float() * y.numel()
-                correct += (y_hat.argmax(dim=1) == y).sum()
-            n += y.numel()
-            if (i + 1) % check_every == 0 or i + 1 == num_batches:
-                running = loss_sum.item()
-                if not math.isfinite(running):
-                    current_lr = optimizer.param_groups[0]["lr"]
-                    raise TrainingDivergedError(
-                        f"the training loss became {running} in epoch {epoch + 1}, batch {i + 1}: training "
-                        f"diverged. Try a smaller learning rate (now {current_lr:g}), e.g. {current_lr / 10:g}."
-                    )
-                if progress is not None:
-                    progress.update(epoch * num_batches + i + 1,
-                                    f"epoch {epoch + 1}/{num_epochs}, loss {running / n:.3f}")
-        if n == 0:
-            raise ValueError("train_iter yielded no examples")
-        train_seconds = time.perf_counter() - epoch_start
-        test_acc = evaluate_accuracy(model, test_iter, device, precision=precision)
-        history.train_loss.append(loss_sum.item() / n)
-        history.train_acc.append(correct.item() / n)
-        history.test_acc.append(test_acc)
-        history.examples_per_sec.append(n / train_seconds)
-        history.seconds.append(time.perf_counter() - epoch_start)
-        if animator is not None:
-            animator.add(epoch + 1, [history.train_loss[-1], history.train_acc[-1], test_acc])
-        elif verbose:
-            print(f"epoch {epoch + 1}/{num_epochs}: loss {history.train_loss[-1]:.3f}, "
-                  f"train acc {history.train_acc[-1]:.3f}, test acc {test_acc:.3f}, "
-                  f"{history.examples_per_sec[-1]:.1f} examples/sec, {history.seconds[-1]:.1f} s", flush=True)
+    with reuse_freed_memory(device):  # big activations reuse freed memory (CPU, glibc)
+        for epoch in range(num_epochs):
+            if hasattr(train_iter, "set_epoch"):
+                train_iter.set_epoch(epoch)
+            model.train()
+            epoch_start = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            n = 0
+            for i, (X, y) in enumerate(train_iter):
+                X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                if channels_last:
+                    X = X.contiguous(memory_format=torch.channels_last)
+                with _autocast(device, dtype):
+                    y_hat = model(X)
+                    l = loss_fn(y_hat, y)
+                if l.dim() > 0:
+                    l = l.mean()
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(l).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    l.backward()
+                    optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                with torch.no_grad():
+                    loss_sum += l.detach().float() * y.numel()
+                    correct += (y_hat.argmax(dim=1) == y).sum()
+                n += y.numel()
+                if (i + 1) % check_every == 0 or i + 1 == num_batches:
+                    running = loss_sum.item()
+                    if not math.isfinite(running):
+                        current_lr = optimizer.param_groups[0]["lr"]
+                        raise TrainingDivergedError(
+                            f"the training loss became {running} in epoch {epoch + 1}, batch {i + 1}: training "
+                            f"diverged. Try a smaller learning rate (now {current_lr:g}), e.g. {current_lr / 10:g}."
+                        )
+                    if progress is not None:
+                        progress.update(epoch * num_batches + i + 1,
+                                        f"epoch {epoch + 1}/{num_epochs}, loss {running / n:.3f}")
+            if n == 0:
+                raise ValueError("train_iter yielded no examples")
+            train_seconds = time.perf_counter() - epoch_start
+            test_acc = evaluate_accuracy(model, test_iter, device, precision=precision)
+            history.train_loss.append(loss_sum.item() / n)
+            history.train_acc.append(correct.item() / n)
+            history.test_acc.append(test_acc)
+            history.examples_per_sec.append(n / train_seconds)
+            history.seconds.append(time.perf_counter() - epoch_start)
+            if animator is not None:
+                animator.add(epoch + 1, [history.train_loss[-1], history.train_acc[-1], test_acc])
+            elif verbose:
+                print(f"epoch {epoch + 1}/{num_epochs}: loss {history.train_loss[-1]:.3f}, "
+                      f"train acc {history.train_acc[-1]:.3f}, test acc {test_acc:.3f}, "
+                      f"{history.examples_per_sec[-1]:.1f} examples/sec, {history.seconds[-1]:.1f} s", flush=True)
     if progress is not None:
         progress.update(num_epochs * num_batches, f"done in {history.total_seconds:.1f} s", force=True)
     if verbose:
