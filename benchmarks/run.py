@@ -9,9 +9,19 @@ Every figure comes from this one run on this one machine:
    FLOP/s achieved (forward + backward, counted by ``torch.utils.flop_counter``) as a share of the
    peak for its precision;
 3. the data pipeline: ``d2lnets`` vs the book's ``load_data_fashion_mnist`` (torchvision
-   ``Resize`` + ``ToTensor`` in a 4-worker DataLoader), images/s at 28, 96 and 224 px;
+   ``Resize`` + ``ToTensor`` in a 4-worker DataLoader), images/s over a whole epoch at 28, 96 and
+   224 px, and ours at 224 px with the paper's augmentations;
 4. AlexNet (the book's, 224 px): throughput and peak memory against batch size;
-5. accuracy: the fast default reaches the same test accuracy as fp32 (LeNet, small AlexNet).
+5. accuracy: the fast default reaches the same test accuracy as fp32 (LeNet, small AlexNet);
+6. with ``--compile`` (not part of ``make bench``: compiling takes minutes), ``compile=True``
+   against the default on LeNet and ResNet-18.
+
+How training speed is timed: the three loops take turns, one epoch of the same 5 batches each,
+for 2 rounds (6 for the small models), so a slow spell of the machine hits all three alike. A clock wrapped around
+the batches stamps every fetch; on the CPU, examples/s is the batch size over the median step
+time, leaving out the first step of every epoch (warm-up); on CUDA, where steps run
+asynchronously, it is each epoch's later steps over their wall time, the median over epochs.
+The book's live plot is switched off (its own timer leaves it out too).
 
 Prints one table per part and writes everything to ``bench-results.json``. Runs on CPU or CUDA
 (``--device``); the GPU workflow job runs it too.
@@ -25,12 +35,13 @@ import io
 import json
 import os
 import platform
-import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -40,16 +51,29 @@ from torch.utils.flop_counter import FlopCounterMode
 import d2lnets as d2l
 from d2lnets import data as data_mod
 
-# chapter, model, factory, cpu-profile input size, full-profile input size, batch size
+
+def cpu_vgg() -> nn.Module:
+    """Chapter 03's CPU-sized VGG-11: the book's VGG-11/4 features with batch norm, and a small
+    classifier for the 1x1 feature maps of 32-pixel inputs (as the chapter builds it)."""
+    features = d2l.models.vgg("A", 10, 1, batch_norm=True, width_ratio=4, hidden=256).features
+    return nn.Sequential(features, nn.Flatten(), nn.Linear(128, 256), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(256, 10))
+
+
+# chapter, model, factory, profile, input size, batch size (the chapters' own; 64 at 224 px, where
+# a step takes seconds, to keep make bench within 10 minutes)
 MODELS = [
-    ("01_lenet", "LeNet (modern)", lambda: d2l.models.lenet(variant="modern"), 28, 28, 256),
-    ("02_alexnet", "AlexNet small / book", lambda: d2l.models.alexnet(10, 1, variant="small"), 32, None, 128),
-    ("02_alexnet", "AlexNet (book)", lambda: d2l.models.alexnet(10, 1, variant="d2l"), None, 224, 64),
-    ("03_vgg", "VGG-11/4 (book)", lambda: d2l.models.vgg("A", 10, 1, width_ratio=4), 32, 224, 64),
-    ("04_resnet", "ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"), 48, 96, 64),
-    ("05_densenet", "DenseNet (book)", lambda: d2l.models.densenet(10, 1), 32, 96, 64),
+    ("01_lenet", "LeNet (modern)", lambda: d2l.models.lenet(variant="modern"), "cpu+full", 28, 256),
+    ("02_alexnet", "AlexNet small", lambda: d2l.models.alexnet(10, 1, variant="small"), "cpu", 32, 128),
+    ("02_alexnet", "AlexNet (book)", lambda: d2l.models.alexnet(10, 1, variant="d2l"), "full", 224, 64),
+    ("03_vgg", "VGG-11 CPU-sized", cpu_vgg, "cpu", 32, 128),
+    ("03_vgg", "VGG-11/4 (book)", lambda: d2l.models.vgg("A", 10, 1, width_ratio=4), "full", 224, 64),
+    ("04_resnet", "ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"), "cpu", 48, 128),
+    ("04_resnet", "ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"), "full", 96, 128),
+    ("05_densenet", "DenseNet (book)", lambda: d2l.models.densenet(10, 1), "cpu", 32, 128),
+    ("05_densenet", "DenseNet (book)", lambda: d2l.models.densenet(10, 1), "full", 96, 128),
 ]
-TIMED_BATCHES = 5  # the book's loop needs at least 5 batches per epoch
+BATCHES = 5  # per epoch; the book's loop needs at least 5 (it plots every num_batches // 5)
 
 
 def sync(device: torch.device) -> None:
@@ -71,6 +95,14 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 4096, reps: i
     return 2 * n**3 / best
 
 
+def measure_peaks(device: torch.device) -> dict[str, float]:
+    peaks = {"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}
+    if device.type == "cuda":
+        peaks["fp16"] = matmul_peak(device, torch.float16)
+    print("  " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items()), flush=True)
+    return peaks
+
+
 def fashion_batches(size: int, batch_size: int, count: int) -> list:
     train_iter, _ = d2l.load_data_fashion_mnist(batch_size, resize=size, num_train=batch_size * count)
     return list(train_iter)
@@ -84,53 +116,89 @@ def train_flops_per_example(make_net, X: torch.Tensor) -> float:
     return counter.get_total_flops() / 2
 
 
-def ours(make_net, batches, device, precision: str) -> float:
-    """examples/s of train_ch5, second epoch (the first warms up)."""
-    d2l.set_seed(0)
-    net = make_net()
-    h = d2l.train_ch5(net, batches, batches[:1], 2, lr=0.01, device=device, precision=precision,
-                      verbose=False, plot=False)
-    return h.examples_per_sec[1]
+class StepClock:
+    """Batches that note the time of every fetch and of the end of each pass over them."""
+
+    def __init__(self, batches: list, device: torch.device) -> None:
+        self.batches, self.device, self.passes = batches, device, []
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        stamps = [time.perf_counter()]
+        for i, batch in enumerate(self.batches):
+            yield batch
+            if i == 0:  # on CUDA, let the first (warm-up) step finish before timing the rest
+                sync(self.device)
+            stamps.append(time.perf_counter())
+        self.passes.append(stamps)
+
+    def examples_per_sec(self, batch_size: int) -> float:
+        if self.device.type == "cpu":  # median step, the first of every pass left out
+            steps = [b - a for s in self.passes for a, b in zip(s[1:], s[2:])]
+            return batch_size / statistics.median(steps)
+        return statistics.median((len(s) - 2) * batch_size / (s[-1] - s[1]) for s in self.passes)
 
 
-def book(make_net, batches, device) -> float:
-    """examples/s that the book's train_ch6 prints, on its second call (the first warms up)."""
+@contextlib.contextmanager
+def book_quietly():
+    """The book's d2l with its live plot and its prints switched off."""
     from d2l import torch as d2l_book
 
-    rate = None
-    for _ in range(2):
-        d2l.set_seed(0)
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            d2l_book.train_ch6(make_net(), batches, batches[:1], 1, 0.01, device)
-        rate = float(re.search(r"([\d.]+) examples/sec", out.getvalue()).group(1))
-    return rate
+    class NoPlot:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def add(self, *args, **kwargs):
+            pass
+
+    saved = d2l_book.Animator
+    d2l_book.Animator = NoPlot
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This DataLoader will create")  # 4 workers, 2 cores
+            yield d2l_book
+    finally:
+        d2l_book.Animator = saved
+
+
+def measure_training(make_net, batches: list, device: torch.device, rounds: int) -> dict[str, float]:
+    """examples/s of train_ch5 (default and fp32) and of the book's train_ch6, taking turns."""
+    d2l.set_seed(0)
+    nets = {"auto": make_net(), "fp32": make_net()}  # ours keep training across rounds
+    clocks = {name: StepClock(batches, device) for name in ("auto", "fp32", "book")}
+    for _ in range(rounds):
+        for precision in ("auto", "fp32"):
+            d2l.train_ch5(nets[precision], clocks[precision], batches[:1], 1, lr=0.01, device=device,
+                          precision=precision, verbose=False, plot=False)
+        with book_quietly() as d2l_book:  # the book's loop re-initialises a new net every call
+            d2l_book.train_ch6(make_net(), clocks["book"], batches[:1], 1, 0.01, device)
+    batch_size = len(batches[0][0])
+    return {name: clock.examples_per_sec(batch_size) for name, clock in clocks.items()}
 
 
 def bench_models(device: torch.device, peaks: dict, quick: bool) -> list[dict]:
     rows = []
-    for chapter, name, make_net, cpu_size, full_size, batch_size in MODELS:
-        for profile, size in (("cpu", cpu_size), ("full", full_size)):
-            if size is None or (profile == "full" and size == cpu_size):
-                continue
-            batches = fashion_batches(size, batch_size, TIMED_BATCHES)
-            flops = train_flops_per_example(make_net, batches[0][0])
-            default = ours(make_net, batches, device, "auto")
-            fp32 = ours(make_net, batches, device, "fp32")
-            reference = book(make_net, batches, device)
-            settings = d2l.train._choose_settings(device, "auto", "auto")
-            peak = peaks["bf16"] if settings[0] == torch.bfloat16 else peaks["fp16" if settings[0] else "fp32"]
-            row = {"chapter": chapter, "model": name, "profile": profile, "size": size, "batch_size": batch_size,
-                   "ours_default": default, "ours_fp32": fp32, "book": reference,
-                   "speedup": default / reference, "fp32_vs_book": fp32 / reference,
-                   "gflop_per_example": flops / 1e9, "achieved_gflops": default * flops / 1e9,
-                   "share_of_peak": default * flops / peak, "fp32_share_of_fp32_peak": fp32 * flops / peaks["fp32"]}
-            rows.append(row)
-            print(f"  {name:22} {size:>4} px  ours {default:8.1f}  fp32 {fp32:8.1f}  book {reference:8.1f}  "
-                  f"x{row['speedup']:.2f}  {row['achieved_gflops']:6.1f} GFLOP/s = {row['share_of_peak']:.0%} of peak",
-                  flush=True)
-            if quick:
-                break
+    settings = d2l.train._choose_settings(device, "auto", "auto")
+    peak = peaks["bf16"] if settings[0] == torch.bfloat16 else peaks["fp16" if settings[0] else "fp32"]
+    for chapter, name, make_net, profile, size, batch_size in MODELS:
+        if quick and profile == "full":
+            continue
+        batches = fashion_batches(size, batch_size, BATCHES)
+        flops = train_flops_per_example(make_net, batches[0][0])
+        # small models: many short rounds, so the machine's slow spells (seconds long) even out
+        rates = measure_training(make_net, batches, device, rounds=2 if quick or size >= 96 else 6)
+        default, fp32, reference = rates["auto"], rates["fp32"], rates["book"]
+        row = {"chapter": chapter, "model": name, "profile": profile, "size": size, "batch_size": batch_size,
+               "ours_default": default, "ours_fp32": fp32, "book": reference,
+               "speedup": default / reference, "fp32_vs_book": fp32 / reference,
+               "gflop_per_example": flops / 1e9, "achieved_gflops": default * flops / 1e9,
+               "share_of_peak": default * flops / peak, "fp32_share_of_fp32_peak": fp32 * flops / peaks["fp32"]}
+        rows.append(row)
+        print(f"  {name:18} {size:>4} px  ours {default:8.1f}  fp32 {fp32:8.1f}  book {reference:8.1f}  "
+              f"x{row['speedup']:.2f}  fp32/book x{row['fp32_vs_book']:.2f}  "
+              f"{row['achieved_gflops']:5.0f} GFLOP/s = {row['share_of_peak']:.0%} of peak", flush=True)
     return rows
 
 
@@ -155,35 +223,43 @@ def book_data_root():
             os.chdir(old)
 
 
-def images_per_sec(loader, max_images: int, device: torch.device) -> float:
-    it = iter(loader)
-    next(it)  # start-up (worker processes, first batch) is not timed
-    n, start = 0, time.perf_counter()
-    for X, _ in it:
-        X = X.to(device)
-        n += len(X)
-        if n >= max_images:
-            break
+def epoch_images_per_sec(loader, device: torch.device) -> float:
+    """images/s over one whole epoch, timed from creating the iterator (the book's DataLoader
+    starts its worker processes then, every epoch) to the last batch on ``device``."""
     sync(device)
-    rate = n / (time.perf_counter() - start)
-    if hasattr(it, "_shutdown_workers"):  # stop the book's worker processes before the next measurement
-        it._shutdown_workers()
-    return rate
+    start, n = time.perf_counter(), 0
+    for X, _ in loader:
+        X = X.to(device, non_blocking=True)
+        n += len(X)
+    sync(device)
+    return n / (time.perf_counter() - start)
 
 
-def bench_data(device: torch.device) -> list[dict]:
-    from d2l import torch as d2l_book
-
+def bench_data(device: torch.device, quick: bool) -> list[dict]:
     rows = []
     for size in (28, 96, 224):
         train_iter, _ = d2l.load_data_fashion_mnist(256, resize=size, device=device)
-        ours_rate = images_per_sec(train_iter, 20_000, device)
-        with book_data_root(), contextlib.redirect_stdout(io.StringIO()):
+        for _, _ in zip(range(3), train_iter):  # one-off start-up costs; the book's recur every epoch
+            pass
+        ours_rate = epoch_images_per_sec(train_iter, device)
+        with book_data_root(), book_quietly() as d2l_book:
             book_iter, _ = d2l_book.load_data_fashion_mnist(256, resize=size if size != 28 else None)
-            book_rate = images_per_sec(book_iter, 8_000 if size == 224 else 20_000, device)
-        rows.append({"size": size, "ours": ours_rate, "book": book_rate, "speedup": ours_rate / book_rate})
+            book_rate = epoch_images_per_sec(book_iter, device)
+        rows.append({"size": size, "augmented": False, "ours": ours_rate, "book": book_rate,
+                     "speedup": ours_rate / book_rate})
         print(f"  {size:>4} px  ours {ours_rate:10.0f} images/s  book {book_rate:8.0f} images/s  "
               f"x{ours_rate / book_rate:.1f}", flush=True)
+        if quick:
+            break
+    # the paper's augmentations, batched on the loader's device: crop, flip, PCA lighting
+    images = d2l.load_fashion_mnist_tensors()["train_images"][:10_000].unsqueeze(1).float() / 255
+    augment = d2l.augment.Augment(crop=224, padding=16, flip=True, lighting=d2l.augment.pca_components(images))
+    train_iter, _ = d2l.load_data_fashion_mnist(256, resize=224, augment=augment, device=device)
+    for _, _ in zip(range(3), train_iter):
+        pass
+    rate = epoch_images_per_sec(train_iter, device)
+    rows.append({"size": 224, "augmented": True, "ours": rate, "book": None, "speedup": None})
+    print(f"   224 px  ours {rate:10.0f} images/s  with random crop, flip and PCA lighting", flush=True)
     return rows
 
 
@@ -203,16 +279,18 @@ def rss_mb(field: str) -> float:
 def batch_worker(batch_size: int, device: torch.device) -> None:
     """One point of the batch-size sweep, in a fresh process so peak memory is its own."""
     base = rss_mb("VmRSS")
-    batches = fashion_batches(224, batch_size, 2)
+    batches = fashion_batches(224, batch_size, 3)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    h = d2l.train_ch5(d2l.models.alexnet(10, 1, variant="d2l"), batches, batches[:1], 2, lr=0.01,
-                      device=device, verbose=False, plot=False)
+    clock = StepClock(batches, device)
+    d2l.train_ch5(d2l.models.alexnet(10, 1, variant="d2l"), clock, batches[:1], 2, lr=0.01,
+                  device=device, verbose=False, plot=False)
     if device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
     else:
         peak_mb = rss_mb("VmHWM") - base
-    print(json.dumps({"batch_size": batch_size, "examples_per_sec": h.examples_per_sec[1], "peak_mb": peak_mb}))
+    print(json.dumps({"batch_size": batch_size, "examples_per_sec": clock.examples_per_sec(batch_size),
+                      "peak_mb": peak_mb}))
 
 
 def bench_batch_sizes(device: torch.device, sizes: list[int]) -> list[dict]:
@@ -248,11 +326,39 @@ def bench_accuracy(device: torch.device, quick: bool) -> list[dict]:
     return rows
 
 
+def bench_compile(device: torch.device) -> list[dict]:
+    """``compile=True`` against the default: the time to compile and the examples/s after."""
+    rows = []
+    for name, make_net, size, batch_size in [("LeNet (modern)", lambda: d2l.models.lenet(variant="modern"), 28, 256),
+                                             ("ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"),
+                                              48, 128)]:
+        batches = fashion_batches(size, batch_size, BATCHES)
+        nets = {False: make_net(), True: make_net()}
+        clocks = {False: StepClock(batches, device), True: StepClock(batches, device)}
+        first_epoch = {}
+        for round_ in range(3):
+            for compiled in (False, True):
+                h = d2l.train_ch5(nets[compiled], clocks[compiled], batches[:1], 1, lr=0.01, device=device,
+                                  compile=compiled, verbose=False, plot=False)
+                if round_ == 0:
+                    first_epoch[compiled] = h.seconds[0]
+        for clock in clocks.values():
+            del clock.passes[0]  # the compiling epoch
+        default, compiled = (clocks[c].examples_per_sec(batch_size) for c in (False, True))
+        row = {"model": name, "size": size, "batch_size": batch_size, "default": default, "compiled": compiled,
+               "speedup": compiled / default, "compile_seconds": first_epoch[True] - first_epoch[False]}
+        rows.append(row)
+        print(f"  {name:18} {size:>4} px  default {default:8.1f}  compiled {compiled:8.1f}  x{row['speedup']:.2f}  "
+              f"(compiling took {row['compile_seconds']:.0f} s)", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
-    parser.add_argument("--quick", action="store_true", help="one size per model, fewer runs (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="the cpu-profile sizes only, fewer runs (a smoke test)")
+    parser.add_argument("--compile", action="store_true", help="also measure compile=True (adds minutes)")
     parser.add_argument("--batch-worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else d2l.default_device()
@@ -264,26 +370,36 @@ def main() -> None:
                else torch.cuda.get_device_name(device))
     print(f"d2lnets benchmarks on {device} ({machine}), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)
-    print("matrix-multiply peak:", flush=True)
-    peaks = {"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}
-    if device.type == "cuda":
-        peaks["fp16"] = matmul_peak(device, torch.float16)
-    print("  " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items()), flush=True)
-    print("training examples/s (train_ch5 default, train_ch5 fp32, the book's train_ch6):", flush=True)
-    models = bench_models(device, peaks, args.quick)
-    print("data pipeline (shuffled training batches of 256):", flush=True)
-    loaders = bench_data(device)
-    print("AlexNet (book, 224 px): batch size vs throughput and memory:", flush=True)
-    sweep = bench_batch_sizes(device, [32, 128] if args.quick else [16, 32, 64, 128, 256])
-    print("accuracy, default settings vs fp32:", flush=True)
-    accuracy = bench_accuracy(device, args.quick)
-    loader_rate = {row["size"]: row["ours"] for row in loaders}
+    seconds = {}
+
+    def section(name: str, title: str, run):
+        print(title, flush=True)
+        t = time.perf_counter()
+        out = run()
+        seconds[name] = time.perf_counter() - t
+        print(f"  ({seconds[name]:.0f} s)", flush=True)
+        return out
+
+    peaks = section("peaks", "matrix-multiply peak:", lambda: measure_peaks(device))
+    models = section("models", "training examples/s (train_ch5 default, train_ch5 fp32, the book's train_ch6):",
+                     lambda: bench_models(device, peaks, args.quick))
+    loaders = section("data", "data pipeline (one epoch of shuffled training batches of 256):",
+                      lambda: bench_data(device, args.quick))
+    sweep = section("batch_sizes", "AlexNet (book, 224 px): batch size vs throughput and memory:",
+                    lambda: bench_batch_sizes(device, [32, 128] if args.quick else [16, 32, 64, 128, 256]))
+    accuracy = section("accuracy", "accuracy, default settings vs fp32:", lambda: bench_accuracy(device, args.quick))
+    compiled = []
+    if args.compile:
+        compiled = section("compile", "torch.compile (train_ch5(compile=True)) against the default:",
+                           lambda: bench_compile(device))
+    loader_rate = {row["size"]: row["ours"] for row in loaders if not row["augmented"]}
     for row in models:  # is the data pipeline ever the bottleneck?
         nearest = min(loader_rate, key=lambda s: abs(s - row["size"]))
         row["loader_to_model"] = loader_rate[nearest] / row["ours_default"]
     result = {"device": str(device), "machine": machine, "torch": torch.__version__,
               "peaks_gflops": {k: v / 1e9 for k, v in peaks.items()}, "models": models, "data": loaders,
-              "batch_sizes": sweep, "accuracy": accuracy, "seconds": time.perf_counter() - start}
+              "batch_sizes": sweep, "accuracy": accuracy, "compile": compiled, "section_seconds": seconds,
+              "seconds": time.perf_counter() - start}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(format_table(result))
@@ -302,7 +418,10 @@ def format_table(r: dict) -> str:
                      f"| {m['share_of_peak']:.0%} | {m['loader_to_model']:.0f}× |")
     lines += ["", "| data pipeline | d2lnets images/s | book images/s | speed-up |", "|---|---|---|---|"]
     for d in r["data"]:
-        lines.append(f"| {d['size']} px | {d['ours']:.0f} | {d['book']:.0f} | {d['speedup']:.1f}× |")
+        if d["augmented"]:
+            lines.append(f"| {d['size']} px + crop, flip, PCA lighting | {d['ours']:.0f} | — | — |")
+        else:
+            lines.append(f"| {d['size']} px | {d['ours']:.0f} | {d['book']:.0f} | {d['speedup']:.1f}× |")
     lines += ["", "| AlexNet 224 px, batch | examples/s | peak memory above idle (MB) |", "|---|---|---|"]
     for b in r["batch_sizes"]:
         lines.append(f"| {b['batch_size']} | {b['examples_per_sec']:.1f} | {b['peak_mb']:.0f} |")
@@ -310,6 +429,12 @@ def format_table(r: dict) -> str:
     for a in r["accuracy"]:
         lines.append(f"| {a['model']} ({a['size']} px, {a['num_train']} examples) | {a['epochs']} "
                      f"| {a['auto']['test_acc']:.3f} | {a['fp32']['test_acc']:.3f} |")
+    if r.get("compile"):
+        lines += ["", "| compile=True | px | batch | default ex/s | compiled ex/s | speed-up | compile time (s) |",
+                  "|---|---|---|---|---|---|---|"]
+        for c in r["compile"]:
+            lines.append(f"| {c['model']} | {c['size']} | {c['batch_size']} | {c['default']:.1f} | {c['compiled']:.1f} "
+                         f"| {c['speedup']:.2f}× | {c['compile_seconds']:.0f} |")
     return "\n".join(lines)
 
 

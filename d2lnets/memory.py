@@ -10,6 +10,9 @@ is a third of an fp32 VGG step: allocating and filling 51 MB takes 15 ms fresh a
 blocks stay in the heap and the next batch reuses them; on leaving it restores glibc's usual
 behaviour and hands the freed memory back to the system (``malloc_trim``). Nothing numerical
 changes. ``train_ch5``, ``evaluate_accuracy`` and the Fashion-MNIST loader use it on the CPU.
+Reuse sets in once the heap has settled, after a step or two; glibc may still map a block afresh
+now and then (in a long-used, fragmented heap, or for a thread it has moved off the main arena),
+which costs what it costs without this.
 Set ``D2LNETS_REUSE_MEMORY=0`` to keep glibc's defaults; on other C libraries it does nothing.
 """
 from __future__ import annotations

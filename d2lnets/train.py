@@ -2,8 +2,9 @@
 
 Unlike the book's ``train_ch6``, ``train_ch5`` never re-initialises the caller's weights (a model
 initialises itself), honours an optimizer the caller built, stops on a NaN or infinite loss, returns
-a :class:`History`, and picks fast settings for the device: bf16 autocast and ``channels_last`` on a
-CPU with native bf16 and on CUDA (fp16 with a gradient scaler on GPUs without bf16). On the CPU it
+a :class:`History`, and picks fast settings for the device: ``channels_last`` tensors on the CPU and
+on CUDA, with bf16 autocast on a CPU with native bf16 and on CUDA (fp16 with a gradient scaler on
+GPUs without bf16). On the CPU it
 also keeps freed memory for reuse while it trains (:mod:`d2lnets.memory`), which spares large
 activations the kernel's page faults.
 ``precision="fp32"`` gives plain fp32; on the CPU the same seed then gives the same History.
@@ -140,8 +141,8 @@ def _choose_settings(device: torch.device, precision: str, channels_last: bool |
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("precision='fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU")
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    if channels_last == "auto":
-        channels_last = precision != "fp32" or device.type == "cuda"
+    if channels_last == "auto":  # oneDNN's and cuDNN's fastest convolutions read NHWC
+        channels_last = device.type in ("cpu", "cuda")
     return dtype, precision == "fp16", bool(channels_last)
 
 
@@ -231,7 +232,9 @@ def train_ch5(
       or a scheduler built on ``optimizer``, stepped every batch.
     - ``precision``: ``"auto"`` (bf16 autocast where the device computes bf16 natively, fp16 with
       a gradient scaler on older GPUs, else fp32), or ``"fp32"``, ``"bf16"``, ``"fp16"``.
-    - ``channels_last``: NHWC memory format; ``"auto"`` uses it with mixed precision and on CUDA.
+    - ``channels_last``: NHWC memory format; ``"auto"`` uses it on the CPU and on CUDA, in every
+      precision (the same arithmetic, summed in another order: ``channels_last=False`` with
+      ``precision="fp32"`` repeats the book's loop operation for operation).
     - ``compile``: run the model through ``torch.compile``.
     - ``plot``: a live plot of loss and accuracies (default: in notebooks).
 

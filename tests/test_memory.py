@@ -22,13 +22,14 @@ PAGES = 64 * MB // 4096
 
 
 def refill_faults() -> int:
-    """Page faults taken by allocating and writing a 64 MB tensor, after two were freed (the
-    first may land in a part of the heap that was handed back, and fault in its pages)."""
-    for _ in range(2):
+    """Page faults taken by allocating and writing a 64 MB tensor once the allocator has settled:
+    the fewest over a few rounds (where the heap puts a block can take a round or two to settle)."""
+    faults = []
+    for _ in range(4):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         torch.empty(64 * MB // 4).fill_(1.0)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    torch.empty(64 * MB // 4).fill_(2.0)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return min(faults)
 
 
 def rss_mb() -> float:
@@ -37,7 +38,8 @@ def rss_mb() -> float:
 
 
 def test_freed_memory_is_reused_inside_and_not_outside():
-    # a fresh process, so the heap has not yet been grown by an earlier block
+    # a fresh process: what glibc does with a long-used, fragmented heap (or when a thread has been
+    # moved off the main arena) is less predictable, though never worse than without the block
     script = (
         "import json, sys; sys.path.insert(0, 'tests')\n"
         "from test_memory import refill_faults\n"
@@ -45,20 +47,17 @@ def test_freed_memory_is_reused_inside_and_not_outside():
         "outside = refill_faults()\n"
         "with memory.reuse_freed_memory() as active:\n"
         "    inside = refill_faults()\n"
-        "print(json.dumps([active, outside, inside]))\n")
+        "    with memory.reuse_freed_memory():\n"
+        "        pass\n"
+        "    nested = refill_faults()\n"
+        "print(json.dumps([active, outside, inside, nested]))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
-    active, outside, inside = json.loads(out.stdout)
+    active, outside, inside, nested = json.loads(out.stdout)
     assert active
     assert outside > PAGES // 2, f"glibc should fault a fresh 64 MB block in ({outside} faults)"
     assert inside < PAGES // 20, f"inside the block the freed 64 MB should be reused ({inside} faults)"
-
-
-def test_nested_blocks_keep_reusing_until_the_outermost_ends():
-    with memory.reuse_freed_memory():
-        with memory.reuse_freed_memory():
-            pass
-        assert refill_faults() < PAGES // 20
+    assert nested < PAGES // 20, f"leaving an inner block must not switch reuse off ({nested} faults)"
 
 
 def test_memory_is_handed_back_on_leaving():

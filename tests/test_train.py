@@ -69,19 +69,38 @@ def test_same_seed_same_history_in_fp32(small_loaders):
     assert other != runs[0]
 
 
+def _plain_sgd(net, batches, lr=0.1):
+    opt, loss = torch.optim.SGD(net.parameters(), lr=lr), nn.CrossEntropyLoss()
+    for X, y in batches:
+        opt.zero_grad()
+        loss(net(X), y).backward()
+        opt.step()
+
+
 def test_fp32_training_matches_the_books_arithmetic(small_loaders):
-    """One fp32 SGD epoch gives the same final weights as a plain loop over the same batches."""
+    """fp32 in the book's memory layout repeats a plain SGD loop exactly, for a whole epoch."""
     train_iter, test_iter = small_loaders
     ours, reference = _lenet(seed=5), _lenet(seed=5)
-    d2l.train_ch5(ours, train_iter, test_iter, 1, lr=0.1, device="cpu", precision="fp32", verbose=False)
-    opt, loss = torch.optim.SGD(reference.parameters(), lr=0.1), nn.CrossEntropyLoss()
+    h = d2l.train_ch5(ours, train_iter, test_iter, 1, lr=0.1, device="cpu", precision="fp32",
+                      channels_last=False, verbose=False)
+    assert h.settings == "fp32"
     train_iter.set_epoch(0)
-    for X, y in train_iter:
-        opt.zero_grad()
-        loss(reference(X), y).backward()
-        opt.step()
+    _plain_sgd(reference, train_iter)
     for a, b in zip(ours.parameters(), reference.parameters()):
-        assert torch.allclose(a, b, atol=1e-6)
+        assert torch.equal(a, b)
+
+
+def test_fp32_in_channels_last_differs_only_by_rounding(small_loaders):
+    """The default fp32 layout (channels_last) sums in another order: one step agrees to rounding
+    (over an epoch such differences grow, as between any two summation orders)."""
+    train_iter, test_iter = small_loaders
+    batch = [next(iter(train_iter))]
+    ours, reference = _lenet(seed=6), _lenet(seed=6)
+    h = d2l.train_ch5(ours, batch, test_iter, 1, lr=0.1, device="cpu", precision="fp32", verbose=False)
+    assert h.settings == "fp32, channels_last"
+    _plain_sgd(reference, batch)
+    for a, b in zip(ours.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_evaluate_accuracy_agrees_with_the_book(small_loaders):
@@ -137,8 +156,11 @@ def test_fast_settings_are_reported_and_fp32_is_exact(small_loaders):
     if d2l.train.cpu_has_native_bf16():
         assert h.settings == "bfloat16 autocast, channels_last"
     else:
-        assert h.settings == "fp32"
+        assert h.settings == "fp32, channels_last"
     h = d2l.train_ch5(_lenet(), train_iter, test_iter, 1, lr=0.1, device="cpu", precision="fp32", verbose=False)
+    assert h.settings == "fp32, channels_last"
+    h = d2l.train_ch5(_lenet(), train_iter, test_iter, 1, lr=0.1, device="cpu", precision="fp32",
+                      channels_last=False, verbose=False)
     assert h.settings == "fp32"
 
 
