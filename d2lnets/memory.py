@@ -1,9 +1,9 @@
 """Keep freed CPU memory for reuse while training (Linux with glibc).
 
 glibc's ``malloc`` hands every request of 32 MB or more to the kernel as a fresh ``mmap`` and
-gives it back on ``free``. Training at 224 px allocates such blocks many times per batch (one
-activation of the book's VGG-11/4 at batch 128 is 100 MB), and the kernel zeroes every page of
-each one again as it is first written. On this course's 2-core build machine that page-faulting
+gives it back on ``free``. Training at 224 px allocates such blocks many times per batch (the
+first activation of the book's VGG-11/4 at batch 64 is 205 MB in fp32), and the kernel zeroes
+every page of each one again as it is first written. On this course's 2-core build machine that page-faulting
 is a third of an fp32 VGG step: allocating and filling 51 MB takes 15 ms fresh against 3 ms reused.
 
 :func:`reuse_freed_memory` switches ``mmap`` off and trimming off for the duration, so freed
@@ -12,8 +12,9 @@ behaviour and hands the freed memory back to the system (``malloc_trim``). Nothi
 changes. ``train_ch5``, ``evaluate_accuracy`` and the Fashion-MNIST loader use it on the CPU.
 Reuse sets in once the heap has settled, after a step or two; glibc may still map a block afresh
 now and then (in a long-used, fragmented heap, or for a thread it has moved off the main arena),
-which costs what it costs without this.
-Set ``D2LNETS_REUSE_MEMORY=0`` to keep glibc's defaults; on other C libraries it does nothing.
+which costs what it costs without this. The price is a higher peak: blocks of many sizes stay
+in the heap (VGG-11/4 at 224 px, batch 64: 1.4 GB instead of 1.1 GB in bf16, 2.1 instead of 1.4
+in fp32). Set ``D2LNETS_REUSE_MEMORY=0`` to keep glibc's defaults; on other C libraries it does nothing.
 """
 from __future__ import annotations
 
