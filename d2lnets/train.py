@@ -4,10 +4,9 @@ Unlike the book's ``train_ch6``, ``train_ch5`` never re-initialises the caller's
 initialises itself), honours an optimizer the caller built, stops on a NaN or infinite loss, returns
 a :class:`History`, and picks fast settings for the device: ``channels_last`` tensors on the CPU and
 on CUDA, with bf16 autocast on a CPU with native bf16 and on CUDA (fp16 with a gradient scaler on
-GPUs without bf16). On the CPU it
-also keeps freed memory for reuse while it trains (:mod:`d2lnets.memory`), which spares large
-activations the kernel's page faults.
-``precision="fp32"`` gives plain fp32; on the CPU the same seed then gives the same History.
+GPUs without bf16). On the CPU it also keeps freed memory for reuse while it trains
+(:mod:`d2lnets.memory`), which spares large activations the kernel's page faults.
+``precision="fp32"`` gives fp32 arithmetic; on the CPU the same seed then gives the same History.
 """
 from __future__ import annotations
 
@@ -238,9 +237,9 @@ def train_ch5(
     - ``compile``: run the model through ``torch.compile``.
     - ``plot``: a live plot of loss and accuracies (default: in notebooks).
 
-    On the CPU, freed memory is kept for reuse during training (:func:`d2lnets.memory.reuse_freed_memory`;
-    ``D2LNETS_REUSE_MEMORY=0`` switches that off). The weights are never re-initialised. A loss
-    that becomes NaN or infinite raises
+    On the CPU, freed memory is kept for reuse during training
+    (:func:`d2lnets.memory.reuse_freed_memory`; ``D2LNETS_REUSE_MEMORY=0`` switches that off).
+    The weights are never re-initialised. A loss that becomes NaN or infinite raises
     :class:`TrainingDivergedError`.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
