@@ -252,9 +252,13 @@ def book_data_root():
             os.chdir(old)
 
 
-def epoch_images_per_sec(loader, device: torch.device) -> float:
+def epoch_images_per_sec(loader, device: torch.device, warm_up: bool = False) -> float:
     """images/s over one whole epoch, timed from creating the iterator (the book's DataLoader
-    starts its worker processes then, every epoch) to the last batch on ``device``."""
+    starts its worker processes then, every epoch) to the last batch on ``device``. ``warm_up``
+    first draws a few batches untimed, for one-off start-up costs that do not recur per epoch."""
+    if warm_up:
+        for _ in zip(range(3), loader):
+            pass
     sync(device)
     start, n = time.perf_counter(), 0
     for X, _ in loader:
@@ -268,9 +272,7 @@ def bench_data(device: torch.device, quick: bool) -> list[dict]:
     rows = []
     for size in (28, 96, 224):
         train_iter, _ = d2l.load_data_fashion_mnist(256, resize=size, device=device)
-        for _, _ in zip(range(3), train_iter):  # one-off start-up costs; the book's recur every epoch
-            pass
-        ours_rate = epoch_images_per_sec(train_iter, device)
+        ours_rate = epoch_images_per_sec(train_iter, device, warm_up=True)  # the book's costs recur
         with book_data_root(), book_quietly() as d2l_book:
             book_iter, _ = d2l_book.load_data_fashion_mnist(256, resize=size if size != 28 else None)
             book_rate = epoch_images_per_sec(book_iter, device)
@@ -284,9 +286,7 @@ def bench_data(device: torch.device, quick: bool) -> list[dict]:
     images = d2l.load_fashion_mnist_tensors()["train_images"][:10_000].unsqueeze(1).float() / 255
     augment = d2l.augment.Augment(crop=224, padding=16, flip=True, lighting=d2l.augment.pca_components(images))
     train_iter, _ = d2l.load_data_fashion_mnist(256, resize=224, augment=augment, device=device)
-    for _, _ in zip(range(3), train_iter):
-        pass
-    rate = epoch_images_per_sec(train_iter, device)
+    rate = epoch_images_per_sec(train_iter, device, warm_up=True)
     rows.append({"size": 224, "augmented": True, "ours": rate, "book": None, "speedup": None})
     print(f"   224 px  ours {rate:10.0f} images/s  with random crop, flip and PCA lighting", flush=True)
     return rows

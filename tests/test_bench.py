@@ -71,6 +71,7 @@ def test_one_epoch_of_a_loader_is_timed_whole(bench):
     X = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
     loader = d2l.FashionMNISTLoader(X, torch.arange(64) % 10, 16, resize=32)
     assert bench.epoch_images_per_sec(loader, torch.device("cpu")) > 0
+    assert bench.epoch_images_per_sec(loader, torch.device("cpu"), warm_up=True) > 0
 
 
 def test_the_table(bench):
