@@ -18,12 +18,12 @@ Every figure comes from this one run on this one machine:
 6. with ``--compile`` (not part of ``make bench``: compiling takes minutes), ``compile=True``
    against the default on LeNet and ResNet-18.
 
-How training speed is timed: the three loops take turns, one epoch of the same 5 batches each,
-for 2 rounds (6 for the small models), so a slow spell of the machine hits all three alike. A
-clock wrapped around the batches stamps every fetch; on the CPU, examples/s is the batch size
-over the median step time, leaving out the first step of every epoch (warm-up); on CUDA, where
-steps run asynchronously, it is each epoch's later steps over their wall time, the median over
-epochs.
+How training speed is timed: the three loops take turns, one epoch of the same 5 batches each, for
+2 rounds at 96 px and more (3 at 48 px, 6 at 28-32 px), so a slow spell of the machine hits all
+three alike. A clock wrapped around the batches stamps every fetch; on the CPU, examples/s is the
+batch size over the median step time, leaving out the first step of every epoch (warm-up); on CUDA,
+where steps run asynchronously, it is each epoch's later steps over their wall time, the median
+over epochs.
 The book's live plot is switched off (its own timer leaves it out too).
 
 Prints one table per part and writes everything to ``bench-results.json``. Runs on CPU or CUDA
@@ -63,8 +63,9 @@ def cpu_vgg() -> nn.Module:
                          nn.Linear(256, 10))
 
 
-# chapter, model, factory, profile, input size, batch size (the chapters' own; 64 at 224 px, where
-# a step takes seconds, to keep make bench within 10 minutes)
+# chapter, model, factory, profile, input size, batch size (the chapters' own, which are the book's
+# in the full profile, except 64 at 224 px, where a step takes seconds, to keep make bench within
+# 10 minutes)
 MODELS = [
     ("01_lenet", "LeNet (modern)", lambda: d2l.models.lenet(variant="modern"), "cpu+full", 28, 256),
     ("02_alexnet", "AlexNet small", lambda: d2l.models.alexnet(10, 1, variant="small"), "cpu", 32, 128),
@@ -72,9 +73,9 @@ MODELS = [
     ("03_vgg", "VGG-11 CPU-sized", cpu_vgg, "cpu", 32, 128),
     ("03_vgg", "VGG-11/4 (book)", lambda: d2l.models.vgg("A", 10, 1, width_ratio=4), "full", 224, 64),
     ("04_resnet", "ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"), "cpu", 48, 128),
-    ("04_resnet", "ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"), "full", 96, 128),
+    ("04_resnet", "ResNet-18 (book)", lambda: d2l.models.resnet18(10, 1, variant="d2l"), "full", 96, 256),
     ("05_densenet", "DenseNet (book)", lambda: d2l.models.densenet(10, 1), "cpu", 32, 128),
-    ("05_densenet", "DenseNet (book)", lambda: d2l.models.densenet(10, 1), "full", 96, 128),
+    ("05_densenet", "DenseNet (book)", lambda: d2l.models.densenet(10, 1), "full", 96, 256),
 ]
 BATCHES = 5  # per epoch; the book's loop needs at least 5 (it plots every num_batches // 5)
 
@@ -197,12 +198,14 @@ def measure_training(make_net, batches: list, device: torch.device, rounds: int)
     d2l.set_seed(0)
     nets = {"auto": make_net(), "fp32": make_net()}  # ours keep training across rounds
     clocks = {name: StepClock(batches, device) for name in ("auto", "fp32", "book")}
+    X, y = batches[0]
+    test = [(X[:16], y[:16])]  # each loop evaluates after its epoch: untimed, so keep it short
     for _ in range(rounds):
         for precision in ("auto", "fp32"):
-            d2l.train_ch5(nets[precision], clocks[precision], batches[:1], 1, lr=0.01, device=device,
+            d2l.train_ch5(nets[precision], clocks[precision], test, 1, lr=0.01, device=device,
                           precision=precision, verbose=False, plot=False)
         with book_quietly() as d2l_book:  # the book's loop re-initialises a new net every call
-            d2l_book.train_ch6(make_net(), clocks["book"], batches[:1], 1, 0.01, device)
+            d2l_book.train_ch6(make_net(), clocks["book"], test, 1, 0.01, device)
     batch_size = len(batches[0][0])
     return {name: clock.examples_per_sec(batch_size) for name, clock in clocks.items()}
 
@@ -217,7 +220,8 @@ def bench_models(device: torch.device, peaks: dict, quick: bool) -> list[dict]:
         batches = fashion_batches(size, batch_size, BATCHES)
         flops = train_flops_per_example(make_net, batches[0][0])
         # small models: many short rounds, so the machine's slow spells (seconds long) even out
-        rates = measure_training(make_net, batches, device, rounds=2 if quick or size >= 96 else 6)
+        rounds = 2 if quick or size >= 96 else 3 if size > 32 else 6
+        rates = measure_training(make_net, batches, device, rounds)
         default, fp32, reference = rates["auto"], rates["fp32"], rates["book"]
         row = {"chapter": chapter, "model": name, "profile": profile, "size": size, "batch_size": batch_size,
                "ours_default": default, "ours_fp32": fp32, "book": reference,
@@ -285,8 +289,9 @@ def bench_data(device: torch.device, quick: bool) -> list[dict]:
     # the paper's augmentations, batched on the loader's device: crop, flip, PCA lighting
     images = d2l.load_fashion_mnist_tensors()["train_images"][:10_000].unsqueeze(1).float() / 255
     augment = d2l.augment.Augment(crop=224, padding=16, flip=True, lighting=d2l.augment.pca_components(images))
-    train_iter, _ = d2l.load_data_fashion_mnist(256, resize=224, augment=augment, device=device)
-    rate = epoch_images_per_sec(train_iter, device, warm_up=True)
+    train_iter, _ = d2l.load_data_fashion_mnist(256, resize=224, augment=augment, device=device,
+                                                num_train=20_000)
+    rate = epoch_images_per_sec(train_iter, device, warm_up=True)  # an epoch of 20,000 images
     rows.append({"size": 224, "augmented": True, "ours": rate, "book": None, "speedup": None})
     print(f"   224 px  ours {rate:10.0f} images/s  with random crop, flip and PCA lighting", flush=True)
     return rows
@@ -308,11 +313,12 @@ def rss_mb(field: str) -> float:
 def batch_worker(batch_size: int, device: torch.device) -> None:
     """One point of the batch-size sweep, in a fresh process so peak memory is its own."""
     base = rss_mb("VmRSS")
-    batches = fashion_batches(224, batch_size, max(3, 256 // batch_size))  # >= 6 timed steps
+    batches = fashion_batches(224, batch_size, max(3, 256 // batch_size))  # 2 epochs: >= 4 timed steps
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     clock = StepClock(batches, device)
-    d2l.train_ch5(d2l.models.alexnet(10, 1, variant="d2l"), clock, batches[:1], 2, lr=0.01,
+    X, y = batches[0]
+    d2l.train_ch5(d2l.models.alexnet(10, 1, variant="d2l"), clock, [(X[:16], y[:16])], 2, lr=0.01,
                   device=device, verbose=False, plot=False)
     if device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
@@ -335,12 +341,12 @@ def bench_batch_sizes(device: torch.device, sizes: list[int]) -> list[dict]:
 
 
 def bench_accuracy(device: torch.device, quick: bool) -> list[dict]:
-    runs = [("LeNet (modern)", lambda: d2l.models.lenet(variant="modern"), 28, None, 3, 0.1),
-            ("AlexNet small", lambda: d2l.models.alexnet(10, 1, variant="small"), 32, 20_000, 1, 0.05)]
+    runs = [("LeNet (modern)", lambda: d2l.models.lenet(variant="modern"), 28, 60_000, 10_000, 3, 0.1),
+            ("AlexNet small", lambda: d2l.models.alexnet(10, 1, variant="small"), 32, 20_000, 10_000, 1, 0.05)]
     rows = []
-    for name, make_net, size, num_train, epochs, lr in runs[: 1 if quick else 2]:
-        train_iter, test_iter = d2l.load_data_fashion_mnist(256, resize=size, num_train=num_train)
-        result = {"model": name, "size": size, "epochs": epochs, "num_train": num_train or 60_000}
+    for name, make_net, size, num_train, num_test, epochs, lr in runs[: 1 if quick else 2]:
+        train_iter, test_iter = d2l.load_data_fashion_mnist(256, resize=size, num_train=num_train, num_test=num_test)
+        result = {"model": name, "size": size, "epochs": epochs, "num_train": num_train, "num_test": num_test}
         for precision in ("auto", "fp32"):
             d2l.set_seed(0)
             net = make_net()
@@ -418,7 +424,7 @@ def main() -> None:
     loaders = section("data", "data pipeline (one epoch of shuffled training batches of 256):",
                       lambda: bench_data(device, args.quick))
     sweep = section("batch_sizes", "AlexNet (book, 224 px): batch size vs throughput and memory:",
-                    lambda: bench_batch_sizes(device, [32, 128] if args.quick else [16, 32, 64, 128, 256]))
+                    lambda: bench_batch_sizes(device, [32, 128] if args.quick else [32, 64, 128, 256]))
     accuracy = section("accuracy", "accuracy, default settings vs fp32:", lambda: bench_accuracy(device, args.quick))
     compiled = []
     if args.compile:
@@ -462,7 +468,8 @@ def format_table(r: dict) -> str:
         lines.append(f"| {b['batch_size']} | {b['examples_per_sec']:.1f} | {b['peak_mb']:.0f} |")
     lines += ["", "| accuracy | epochs | default | fp32 |", "|---|---|---|---|"]
     for a in r["accuracy"]:
-        lines.append(f"| {a['model']} ({a['size']} px, {a['num_train']} examples) | {a['epochs']} "
+        lines.append(f"| {a['model']} ({a['size']} px, {a['num_train']} train / {a.get('num_test', 10_000)} test "
+                     f"examples) | {a['epochs']} "
                      f"| {a['auto']['test_acc']:.3f} | {a['fp32']['test_acc']:.3f} |")
     if r.get("compile"):
         lines += ["", "| compile=True | px | batch | default ex/s | compiled ex/s | speed-up | compile time (s) |",

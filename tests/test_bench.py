@@ -67,6 +67,22 @@ def test_chapter_03_cpu_vgg_is_the_chapters(bench):
     assert [type(m) for m in ours.modules()] == [type(m) for m in theirs.modules()]
 
 
+
+@pytest.mark.parametrize("chapter", ["04_resnet", "05_densenet"])
+def test_rows_train_at_the_chapters_sizes_and_batches(bench, chapter):
+    """The chapters' ``image_size`` and ``batch_size`` in each profile are the bench rows'."""
+    source = "\n".join("".join(c["source"]) for c in json.loads(
+        (Path(__file__).parent.parent / "chapters" / f"{chapter}.ipynb").read_text())["cells"]
+        if c["cell_type"] == "code")
+    settings = [line for line in source.splitlines() if line.startswith(("image_size = ", "batch_size = "))]
+    assert len(settings) == 2, settings
+    rows = [(profile, size, batch) for ch, _, _, profile, size, batch in bench.MODELS if ch == chapter]
+    assert {profile for profile, _, _ in rows} == {"cpu", "full"}
+    for profile, size, batch in rows:
+        namespace = {"P": d2l.config.Profile(profile, torch.device("cpu"), None, None)}
+        exec("\n".join(settings), namespace)
+        assert (namespace["image_size"], namespace["batch_size"]) == (size, batch), (chapter, profile)
+
 def test_one_epoch_of_a_loader_is_timed_whole(bench):
     X = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
     loader = d2l.FashionMNISTLoader(X, torch.arange(64) % 10, 16, resize=32)
@@ -92,3 +108,4 @@ def test_the_table(bench):
     assert "| 224 px | 20000 | 4000 | 5.0× |" in table
     assert "| 224 px + crop, flip, PCA lighting | 9000 | — | — |" in table
     assert "| LeNet (modern) | 28 | 256 | 20000.0 | 12000.0 | 0.60× | 35 |" in table
+    assert "| LeNet (modern) (28 px, 60000 train / 10000 test examples) | 3 | 0.876 | 0.878 |" in table
