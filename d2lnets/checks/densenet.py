@@ -17,38 +17,23 @@ from torch import nn
 
 from ..models.densenet import DenseBlock as _DenseBlock
 from ..models.densenet import transition_block as _transition_block
-from ._util import call
+from ._util import call, n_params, randomize
 
 __all__ = ["check_dense_block", "check_transition_block"]
-
-
-def _randomize(ref: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights and running statistics, so that every mistake changes the output."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-        for m in ref.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    return ref.eval()
 
 
 def _layers(net: nn.Module, kind: type) -> list[nn.Module]:
     return [m for m in net.modules() if isinstance(m, kind)]
 
 
-def _copy_weights(ref: nn.Module, mine: nn.Module) -> None:
-    """Copy weights kind by kind (convolutions, batch norms), in registration order."""
+def _computes_like(mine: nn.Module, ref: nn.Module, X: torch.Tensor, name: str) -> bool:
+    """With ``ref``'s weights copied in kind by kind (convolutions, batch norms, in registration
+    order), does ``mine`` compute what ``ref`` computes on ``X``?"""
     with torch.no_grad():
         for kind in (nn.Conv2d, nn.BatchNorm2d):
             for a, b in zip(_layers(mine, kind), _layers(ref, kind)):
                 a.load_state_dict(b.state_dict())
-
-
-def _n_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
+        return torch.allclose(call(mine, name, X), ref(X), atol=1e-5)
 
 
 def _run(net: nn.Module, X: torch.Tensor, name: str, what: str, hint: str) -> torch.Tensor:
@@ -102,7 +87,7 @@ def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
             raise AssertionError(f"{what}: the first {in_channels} output channels should be the input "
                                  "itself, unchanged: a dense block only appends new channels to it")
 
-        ref = _randomize(_DenseBlock(num_convs, in_channels, growth_rate))
+        ref = randomize(_DenseBlock(num_convs, in_channels, growth_rate))
         bn_sizes = [m.num_features for m in _layers(block, nn.BatchNorm2d)]
         want_bn = [in_channels + i * growth_rate for i in range(num_convs)]
         if bn_sizes == [growth_rate] * num_convs:
@@ -113,15 +98,12 @@ def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
         assert bn_sizes == want_bn, (
             f"{what} has BatchNorm2d layers over {bn_sizes} channels, expected one per unit over "
             f"{want_bn}: unit i normalises its whole input, in_channels + i * growth_rate channels")
-        n_mine, n_ref = _n_params(block), _n_params(ref)
+        n_mine, n_ref = n_params(block), n_params(ref)
         assert n_mine == n_ref, (
             f"{what} has {n_mine:,} parameters; the package's has {n_ref:,}. Each unit is "
             "BatchNorm2d(in), ReLU, Conv2d(in, growth_rate, kernel_size=3, padding=1) with a bias")
 
-        _copy_weights(ref, block)
-        with torch.no_grad():
-            Y, want = call(block, "DenseBlock.forward", X), ref(X)
-        if torch.allclose(Y, want, atol=1e-5):
+        if _computes_like(block, ref, X, "DenseBlock.forward"):
             continue
         raise AssertionError(
             f"{what}, with the package block's weights copied in, computes a different function. Each "
@@ -153,21 +135,18 @@ def check_transition_block(transition_block: Callable[[int, int], nn.Module]) ->
             f"{what} turns {tuple(X.shape)} into {tuple(Y.shape)}, expected {(2, out_channels, half, half)}: "
             "a 1x1 convolution keeps the size, then a 2x2 average pool with stride 2 halves it")
 
-        ref = _randomize(_transition_block(in_channels, out_channels))
+        ref = randomize(_transition_block(in_channels, out_channels))
         bn_sizes = [m.num_features for m in _layers(net, nn.BatchNorm2d)]
         if bn_sizes == [out_channels]:
             raise AssertionError(f"{what}: your BatchNorm2d normalises the convolution's output; the "
                                  "transition starts with BN and ReLU on its input: "
                                  "BatchNorm2d(in_channels), ReLU, then the 1x1 convolution")
-        n_mine, n_ref = _n_params(net), _n_params(ref)
+        n_mine, n_ref = n_params(net), n_params(ref)
         assert n_mine == n_ref, (
             f"{what} has {n_mine:,} parameters; the package's has {n_ref:,}: BatchNorm2d(in_channels) and "
             "a 1x1 Conv2d(in_channels, out_channels) with a bias, nothing else")
 
-        _copy_weights(ref, net)
-        with torch.no_grad():
-            Y, want = call(net, "transition_block", X), ref(X)
-        if torch.allclose(Y, want, atol=1e-5):
+        if _computes_like(net, ref, X, "transition_block"):
             continue
         if any(isinstance(m, nn.MaxPool2d) for m in net.modules()):
             raise AssertionError(f"{what} uses max pooling; DenseNet's transition averages: "

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.resnet import Residual as _Residual
-from ._util import call
+from ._util import call, n_params, randomize
 
 __all__ = ["check_residual"]
 
@@ -34,19 +34,6 @@ def _convs(block: nn.Module, kernel: int) -> list[nn.Conv2d]:
 
 def _bns(block: nn.Module) -> list[nn.BatchNorm2d]:
     return [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
-
-
-def _reference(num_channels: int, use_1x1conv: bool, strides: int, in_channels: int) -> _Residual:
-    """The package's block with random weights and running statistics (seeded)."""
-    g = torch.Generator().manual_seed(0)
-    ref = _Residual(num_channels, use_1x1conv, strides, in_channels=in_channels)
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-        for bn in (ref.bn1, ref.bn2):
-            bn.running_mean.copy_(torch.randn(num_channels, generator=g) * 0.3)
-            bn.running_var.copy_(torch.rand(num_channels, generator=g) + 0.5)
-    return ref
 
 
 def _copy_weights(ref: _Residual, block: nn.Module) -> None:
@@ -128,9 +115,8 @@ def check_residual(Residual: Callable[..., nn.Module]) -> None:
             "(the projection on the shortcut), none otherwise")
         assert len(bns) == 2, (
             f"{what} has {len(bns)} BatchNorm2d layers; the block has two, one after each 3x3 convolution")
-        ref = _reference(num_channels, use_1x1conv, strides, in_channels=3)
-        n_mine = sum(p.numel() for p in block.parameters())
-        n_ref = sum(p.numel() for p in ref.parameters())
+        ref = randomize(_Residual(num_channels, use_1x1conv, strides, in_channels=3), scale=0.5)
+        n_mine, n_ref = n_params(block), n_params(ref)
         assert n_mine == n_ref, (
             f"{what} has {n_mine:,} parameters; the package's block has {n_ref:,}. Per 3x3 convolution: "
             "weights and a bias; per BatchNorm2d: a scale and a shift per channel")
