@@ -12,22 +12,37 @@ LAB_OPTS ?=
 ROOT_OPT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup lab test unit notebooks exercises results bench clean
+.PHONY: setup lab test unit notebooks exercises check reset results bench clean
 
+# The environment (once), then the steps beyond pip (every time: they are quick when done):
+# Fashion-MNIST present, JupyterLab's course settings. Without the data it stops here, once.
 setup: $(STAMP)
+	$(BIN)/python -m d2lnets.setup
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[course]"
+	$(BIN)/python -m pip install --quiet -e ".[course,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(D2L)"
 	$(BIN)/python -c "import d2lnets, nbval, jupyterlab; from d2l import torch as d2l; print('environment ready:', d2lnets.__version__)"
 	@touch $(STAMP)
 
-exercises: setup
+# Your copies of the chapters in exercises/: written only where none exists, never overwritten.
+exercises: $(STAMP)
 	$(BIN)/python -m d2lnets.exercises chapters exercises
 
+# JupyterLab on your copies (exercises/); the solved chapters are one folder up, in chapters/.
 lab: setup exercises
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters $(ROOT_OPT) $(LAB_OPTS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/exercises $(ROOT_OPT) $(LAB_OPTS)
+
+# Check your exercises in seconds (no training): `make check`, or `make check NB=exercises/02_alexnet.ipynb`.
+NB ?=
+check: $(STAMP)
+	$(BIN)/python -m d2lnets.check $(NB)
+
+# Start one chapter's exercises again: `make reset NB=02` (your copy is moved to exercises/backups/ first).
+reset: $(STAMP)
+	@test -n "$(NB)" || { echo "say which chapter: make reset NB=02"; exit 2; }
+	$(BIN)/python -m d2lnets.exercises --reset $(NB)
 
 # The whole suite: unit tests, then every chapter executed top to bottom in the smoke profile.
 test: setup
@@ -47,6 +62,7 @@ results: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py
 
+# Build and test debris only: never your exercises/ or your runs/.
 clean:
-	rm -rf exercises .pytest_cache
+	rm -rf .pytest_cache build dist
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ._validate import as_float, as_int, as_size
+
 __all__ = ["Augment", "crop", "lighting_alphas", "pca_components", "pca_lighting", "random_crop",
            "random_horizontal_flip"]
 
@@ -39,19 +41,11 @@ def _check_batch(X: Tensor, name: str) -> None:
         raise ValueError(f"{name} expects floating-point images, got {X.dtype}; convert with X.float() / 255")
 
 
-def _pair(size, name: str) -> tuple[int, int]:
-    if isinstance(size, int) and not isinstance(size, bool):
-        size = (size, size)
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)):
-        raise ValueError(f"{name} must be a positive int or a pair (height, width) of them, got {size!r}")
-    return int(size[0]), int(size[1])
+_pair = as_size
 
 
 def _check_padding(padding) -> int:
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative integer (pixels added on each side), got {padding!r}")
-    return padding
+    return as_int(padding, "padding", minimum=0, hint=" (pixels added on each side)")
 
 
 def crop(X: Tensor, top: Tensor, left: Tensor, size, padding: int = 0) -> Tensor:
@@ -64,6 +58,9 @@ def crop(X: Tensor, top: Tensor, left: Tensor, size, padding: int = 0) -> Tensor
     (h, w), padding = _pair(size, "size"), _check_padding(padding)
     B, C, H, W = X.shape
     top, left = torch.as_tensor(top).reshape(-1), torch.as_tensor(left).reshape(-1)
+    if any(t.is_floating_point() and not torch.equal(t, t.round()) for t in (top, left)):
+        raise ValueError("top and left must be whole-pixel offsets (integers), got fractions")
+    top, left = top.long(), left.long()
     if len(top) != B or len(left) != B:
         raise ValueError(f"need one top and one left offset per image ({B}), got {len(top)} and {len(left)}")
     if top.min() < 0 or left.min() < 0 or top.max() > H + 2 * padding - h or left.max() > W + 2 * padding - w:
@@ -118,8 +115,7 @@ def random_crop(X: Tensor, size, padding: int = 0, generator: torch.Generator | 
 def random_horizontal_flip(X: Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
     """Mirror each image left-right (along the width, ``dim=-1``) with probability ``p``."""
     _check_batch(X, "random_horizontal_flip")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"p is the probability of flipping an image and must be in [0, 1], got {p!r}")
+    p = as_float(p, "p (the probability of flipping an image)", at_least=0, at_most=1)
     flip = (torch.rand(len(X), generator=generator) < p).to(X.device)
     return torch.where(flip[:, None, None, None], X.flip(-1), X)
 
@@ -133,6 +129,11 @@ def pca_components(images: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
     """
     if not isinstance(images, Tensor) or images.dim() != 4:
         raise ValueError(f"pca_components expects images [N, C, H, W], got shape {tuple(getattr(images, 'shape', ()))}")
+    if not images.is_floating_point():
+        raise ValueError(f"pca_components expects floating-point images on the scale of the batches to augment, "
+                         f"got {images.dtype}: convert with images.float() / 255 (0-255 to [0, 1]), else the "
+                         "eigenvalues come out 255**2 times too large and lighting wrecks the images")
+    chunk = as_int(chunk, "chunk")
     N, C = images.shape[:2]
     total = torch.zeros(C, dtype=torch.float64, device=images.device)
     outer = torch.zeros(C, C, dtype=torch.float64, device=images.device)
@@ -148,15 +149,14 @@ def pca_components(images: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
     cov = (outer - count * torch.outer(mean, mean)) / (count - 1)
     eigvals, eigvecs = torch.linalg.eigh(cov)              # ascending
     eigvals, eigvecs = eigvals.flip(0), eigvecs.flip(1)    # largest first
-    dtype = images.dtype if images.is_floating_point() else torch.float32
-    return eigvals.clamp_min(0).to(dtype), eigvecs.to(dtype)
+    return eigvals.clamp_min(0).to(images.dtype), eigvecs.to(images.dtype)
 
 
 def lighting_alphas(batch_size: int, num_channels: int, alpha_std: float = 0.1,
                     generator: torch.Generator | None = None) -> Tensor:
     """The random ``[B, C]`` coefficients of :func:`pca_lighting`: ``alpha_std * torch.randn``."""
-    if isinstance(alpha_std, bool) or not isinstance(alpha_std, (int, float)) or alpha_std < 0:
-        raise ValueError(f"alpha_std is a standard deviation and must be >= 0, got {alpha_std!r}")
+    alpha_std = as_float(alpha_std, "alpha_std (a standard deviation)", at_least=0)
+    batch_size, num_channels = as_int(batch_size, "batch_size", minimum=0), as_int(num_channels, "num_channels")
     return torch.randn(batch_size, num_channels, generator=generator) * alpha_std
 
 
@@ -178,9 +178,9 @@ def pca_lighting(X: Tensor, eigvals: Tensor, eigvecs: Tensor, alpha_std: float =
                          "pca_components(training_images)")
     if alphas is None:
         alphas = lighting_alphas(B, C, alpha_std, generator)
-    elif tuple(alphas.shape) != (B, C):
+    elif tuple(torch.as_tensor(alphas).shape) != (B, C):
         raise ValueError(f"alphas must have shape [B, C] = [{B}, {C}], got {tuple(alphas.shape)}")
-    alphas = alphas.to(X.device, X.dtype)
+    alphas = torch.as_tensor(alphas).to(X.device, X.dtype)
     shift = (alphas * eigvals.to(X.device, X.dtype)) @ eigvecs.to(X.device, X.dtype).T  # row b: eigvecs @ (a_b * λ)
     return X + shift[:, :, None, None]
 
@@ -203,7 +203,8 @@ class Augment:
         if lighting is not None and (not isinstance(lighting, (tuple, list)) or len(lighting) != 2):
             raise ValueError("lighting must be None or the pair (eigvals, eigvecs) from pca_components")
         lighting_alphas(1, 1, alpha_std)  # validates alpha_std
-        self.flip, self.lighting, self.alpha_std, self.seed = bool(flip), lighting, alpha_std, seed
+        self.flip, self.lighting, self.alpha_std = bool(flip), lighting, alpha_std
+        self.seed = as_int(seed, "seed", minimum=None)
         self.reset()
 
     def reset(self) -> None:

@@ -23,36 +23,56 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "Profile", "default_device", "profile", "set_seed", "try_gpu"]
+from ._validate import as_int
+
+__all__ = ["PROFILES", "Profile", "as_device", "default_device", "profile", "set_seed", "try_gpu"]
 
 PROFILES = ("smoke", "cpu", "full")
 
 
 def try_gpu(i: int = 0) -> torch.device:
     """``cuda:i`` if that GPU exists, else the CPU (the book's helper)."""
+    i = as_int(i, "i (the GPU's index)", minimum=0)
     if torch.cuda.is_available() and torch.cuda.device_count() > i:
         return torch.device(f"cuda:{i}")
     return torch.device("cpu")
 
 
+def as_device(device: torch.device | str | int | None, name: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` that exists on this machine (None: :func:`default_device`).
+
+    Anything else -- a name torch does not know, CUDA or MPS where there is none, a GPU index past
+    the last GPU -- raises ``ValueError`` naming ``name`` and what to use instead.
+    """
+    if device is None:
+        return default_device()
+    said = f"{name}={str(device)!r}"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"{said} is not a device torch knows; use e.g. 'cpu', 'cuda' or 'cuda:0'") from e
+    fix = "; use 'cpu', or d2l.try_gpu() for the GPU when there is one"
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{said} asks for CUDA, but torch sees no CUDA device here{fix}")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"{said} asks for GPU {device.index}, but torch sees {count} "
+                             f"(cuda:0 to cuda:{count - 1}){fix}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{said} asks for Apple's MPS, which this machine does not have{fix}")
+    return device
+
+
 def default_device() -> torch.device:
     """The device training uses unless told otherwise: ``$D2LNETS_DEVICE``, else :func:`try_gpu`."""
     name = os.environ.get("D2LNETS_DEVICE", "").strip()
-    if not name:
-        return try_gpu()
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(
-            f"D2LNETS_DEVICE={name!r} is not a device torch knows; use e.g. 'cpu', 'cuda' or 'cuda:0'"
-        ) from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"D2LNETS_DEVICE={name!r} asks for CUDA, but torch sees no CUDA device here")
-    return device
+    return as_device(name, "D2LNETS_DEVICE") if name else try_gpu()
 
 
 def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and torch's random number generators (CPU and every GPU)."""
+    seed = as_int(seed, "seed", minimum=None)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -6,9 +6,12 @@ The four IDX files are looked up (``.gz`` or unpacked) in this order:
 2. the repository's ``data/`` folder (and ``data/FashionMNIST/raw/``, where torchvision puts them);
 3. ``/usr/share/datasets/fashion-mnist/`` (Debian's ``dataset-fashion-mnist`` package).
 
-Only when none has them are they downloaded, through torchvision, into ``data/``. Every file is
-checked against the known checksums; Debian's recompressed ``.gz`` files and torchvision's are both
-genuine, so both sets are accepted.
+Only when none has them are they downloaded, through torchvision, into ``data/``. A folder the
+caller names must hold them: ``root`` (else they are downloaded there) or, without it,
+``$D2LNETS_DATA`` -- a missing, empty or incomplete one is an error, never a silent switch to
+another copy. Every file is checked against the known checksums; Debian's recompressed ``.gz``
+files and torchvision's are both genuine, so both sets are accepted, and a genuine file under
+another's name (train and test swapped) is named for what it is.
 
 Batches are made from the in-memory tensors: shuffling is seeded, resizing is one bilinear
 interpolation per batch (never per image through PIL), and no worker processes are needed.
@@ -25,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._validate import as_int, as_size, instance_of, require, short
+from .config import as_device
 from .memory import reuse_freed_memory
 
 __all__ = [
@@ -90,15 +95,40 @@ def data_dirs(root: str | os.PathLike | None = None) -> list[Path]:
 
 def _find(directory: Path) -> dict[str, Path] | None:
     """The four files in ``directory`` (unpacked preferred, else ``.gz``), or None if any is missing."""
+    found = _present(directory)
+    return found if len(found) == len(FILES) else None
+
+
+def _present(directory: Path) -> dict[str, Path]:
+    """Those of the four files that ``directory`` holds (unpacked preferred, else ``.gz``)."""
     found = {}
     for key, name in FILES.items():
-        for candidate in (directory / name, directory / f"{name}.gz"):
-            if candidate.is_file():
-                found[key] = candidate
-                break
-        else:
-            return None
+        candidate = next((c for c in (directory / name, directory / f"{name}.gz") if c.is_file()), None)
+        if candidate is not None:
+            found[key] = candidate
     return found
+
+
+def _not_in(said: str, folder: Path) -> DataNotFoundError:
+    """The error for a folder the caller named that does not hold the four files."""
+    present = max(_present(folder), _present(folder / "FashionMNIST" / "raw"), key=len)
+    if not folder.is_dir():
+        what = "no such folder exists"
+    elif not present:
+        what = "the folder holds none of the four files"
+    else:
+        missing = [FILES[k] for k in FILES if k not in present]
+        what = f"the folder holds only {len(present)} of the four files; missing: {', '.join(missing)}"
+    return DataNotFoundError(
+        f"Fashion-MNIST was not found in {said} ({folder}): {what}. Put the four files "
+        f"{', '.join(f'{n}[.gz]' for n in FILES.values())} there (or in its FashionMNIST/raw/), "
+        "or leave it out to use the other copies.")
+
+
+def _identify(digest: str) -> tuple[str, str] | None:
+    """(file name, "gz" or "raw") of the genuine file with MD5 ``digest``, if it is one."""
+    return next(((name, kind) for name, kinds in KNOWN_MD5.items() for kind, digests in kinds.items()
+                 if digest in digests), None)
 
 
 def _read_verified(path: Path, verify: bool) -> bytes:
@@ -108,6 +138,14 @@ def _read_verified(path: Path, verify: bool) -> bytes:
     is_gz = path.suffix == ".gz"
     digest = hashlib.md5(raw).hexdigest()
     if verify and digest not in known["gz" if is_gz else "raw"]:
+        genuine = _identify(digest)
+        if genuine is not None:  # a genuine file under the wrong name
+            real = genuine[0] + (".gz" if genuine[1] == "gz" else "")
+            why = ("the train and test files are swapped or misnamed" if genuine[0] != name else
+                   "it is gzip-compressed but lacks the .gz suffix" if genuine[1] == "gz" else
+                   "it is not compressed but carries a .gz suffix")
+            raise ChecksumError(f"{path} is the genuine {real} (its MD5 {digest} says so), stored as {path.name}: "
+                                f"{why}. Rename it to {real}.")
         raise ChecksumError(
             f"{path} is corrupt or truncated: its MD5 {digest} matches no known copy of {name} "
             "(neither Debian's nor torchvision's). Delete it and load again; the data will be "
@@ -150,7 +188,17 @@ def load_fashion_mnist_tensors(
     """The whole dataset as tensors: ``train_images``/``test_images`` uint8 [N, 28, 28],
     ``train_labels``/``test_labels`` int64 [N]. Loaded once per process, then served from memory."""
     dirs = data_dirs(root)
-    paths = next((p for p in map(_find, dirs) if p is not None), None)
+    env = os.environ.get("D2LNETS_DATA")
+    named = (f"root={str(root)!r}", Path(root)) if root is not None else (
+        ("$D2LNETS_DATA", Path(env)) if env else None)
+    if named is not None:  # a folder the caller named must hold the data: never another copy silently
+        said, folder = named
+        folder = folder.expanduser()
+        paths = _find(folder) or _find(folder / "FashionMNIST" / "raw")
+        if paths is None and not (root is not None and download):
+            raise _not_in(said, folder)
+    else:
+        paths = next((p for p in map(_find, dirs) if p is not None), None)
     if paths is None and download:
         target = Path(root) if root is not None else _default_data_dir()
         try:
@@ -187,8 +235,12 @@ def load_fashion_mnist_tensors(
 
 def get_fashion_mnist_labels(labels) -> list[str]:
     """Text labels for numeric Fashion-MNIST labels (a tensor, array or sequence of ints 0–9)."""
-    values = torch.as_tensor(labels).reshape(-1).tolist()
-    bad = [v for v in values if not float(v).is_integer() or not 0 <= v < len(TEXT_LABELS)]
+    try:
+        values = torch.as_tensor(labels).reshape(-1).tolist()
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"Fashion-MNIST labels are integers 0-9 (a tensor, array or list), "
+                         f"got {short(labels)}") from e
+    bad = [v for v in values if isinstance(v, bool) or not float(v).is_integer() or not 0 <= v < len(TEXT_LABELS)]
     if bad:
         raise ValueError(f"Fashion-MNIST labels are integers 0-9, got {bad[:5]}")
     return [TEXT_LABELS[int(v)] for v in values]
@@ -217,17 +269,17 @@ class FashionMNISTLoader:
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size, seed = as_int(batch_size, "batch_size"), as_int(seed, "seed", minimum=None)
+        for name, t in (("images", images), ("labels", labels)):
+            instance_of(t, torch.Tensor, name, "a tensor")
         if images.dtype != torch.uint8 or images.dim() != 3:
             raise ValueError(f"images must be uint8 [N, H, W], got {images.dtype} {tuple(images.shape)}")
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        if isinstance(resize, int):
-            resize = (resize, resize)
-        if resize is not None and (len(resize) != 2 or min(resize) < 1):
-            raise ValueError(f"resize must be a positive int or (height, width), got {resize!r}")
-        self.device = torch.device(device) if device is not None else images.device
+        resize = None if resize is None else as_size(resize, "resize")
+        require(augment is None or callable(augment), augment, "augment",
+                "None or a function of a batch of images, e.g. d2l.augment.Augment(crop=28, padding=2)")
+        self.device = as_device(device) if device is not None else images.device
         self.images, self.labels = images.to(self.device), labels.to(self.device)
         self.batch_size, self.shuffle, self.resize, self.seed = batch_size, shuffle, resize, seed
         self.drop_last, self.normalize, self.augment = drop_last, normalize, augment
@@ -251,7 +303,7 @@ class FashionMNISTLoader:
 
     def to(self, device: torch.device | str) -> "FashionMNISTLoader":
         """The same loader with its tensors on ``device`` (batches are then made there)."""
-        device = torch.device(device)
+        device = as_device(device)
         if device == self.device:
             return self
         new = FashionMNISTLoader.__new__(FashionMNISTLoader)
@@ -294,7 +346,9 @@ class FashionMNISTLoader:
 def _subset(n_total: int, n: int | None, seed: int, name: str) -> torch.Tensor | None:
     if n is None:
         return None
-    if not isinstance(n, int) or not 1 <= n <= n_total:
+    hint = f" (an integer from 1 to {n_total}, or None for all)"
+    n = as_int(n, name, hint=hint)
+    if n > n_total:
         raise ValueError(f"{name} must be an integer from 1 to {n_total}, got {n!r}")
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]
 
@@ -318,6 +372,7 @@ def load_data_fashion_mnist(
     batched tensor transform applied to training batches only; ``device`` keeps the images there
     (``train_ch5`` moves a loader to its device by itself).
     """
+    batch_size, seed = as_int(batch_size, "batch_size"), as_int(seed, "seed", minimum=None)
     t = load_fashion_mnist_tensors(root, download=download)
     splits = []
     for split, n in (("train", num_train), ("test", num_test)):

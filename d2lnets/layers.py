@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._validate import as_float, as_int
+
 __all__ = ["LocalResponseNorm"]
 
 _CONVENTIONS = ("pytorch", "paper")
@@ -66,8 +68,11 @@ class LocalResponseNorm(nn.Module):
         across: str = "channels",
     ) -> None:
         super().__init__()
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive integer (the window width), got {size!r}")
+        size = as_int(size, "size", hint=" (the window width)")
+        alpha = as_float(alpha, "alpha", at_least=0, hint=" (a negative alpha can make the bracket negative: NaN)")
+        k = as_float(k, "k", above=0, hint=" (k > 0 keeps the bracket positive; with k = 0 a window of zeros "
+                                            "divides 0 by 0: NaN)")
+        beta = as_float(beta, "beta")
         if convention not in _CONVENTIONS:
             raise ValueError(
                 f"convention must be 'pytorch' (alpha divided by the window size, as torch and Caffe) "
@@ -78,7 +83,7 @@ class LocalResponseNorm(nn.Module):
                 f"across must be 'channels' (inter-channel, AlexNet) or 'space' "
                 f"(intra-channel, a size x size patch), got {across!r}"
             )
-        self.size, self.alpha, self.beta, self.k = size, float(alpha), float(beta), float(k)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
         self.convention, self.across = convention, across
 
     @property
@@ -92,6 +97,9 @@ class LocalResponseNorm(nn.Module):
                 f"LocalResponseNorm expects a batch shaped [batch, channels, height, width], got shape "
                 f"{tuple(x.shape)}; add a batch dimension with x.unsqueeze(0) for a single image"
             )
+        if not x.is_floating_point():
+            raise ValueError(f"LocalResponseNorm needs floating-point input, got {x.dtype} (its output would be "
+                             "rounded to whole numbers): convert with x.float()")
         lo, hi = self.size // 2, (self.size - 1) // 2
         # sums of squares in fp32 for bf16/fp16 inputs (under autocast), else in x's own precision
         xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -88,6 +87,13 @@ def _load_records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _write_records(path: Path, records: list[dict]) -> None:
+    """Replace ``path`` in one step, so an interruption leaves the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Execute chapters in place in a run profile.")
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -96,15 +102,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     # Records accumulate across invocations, one chapter's replacing its earlier ones, so chapters
-    # can be re-run one at a time and RESULTS.md still covers them all.
+    # can be re-run one at a time and RESULTS.md still covers them all. A run records into a file of
+    # its own; only when it succeeds do its records replace the chapter's earlier ones.
     records = ROOT / ".results.jsonl"
     for path in notebooks:
-        kept = [r for r in _load_records(records) if r["chapter"] != path.stem]
-        records.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.environ["D2LNETS_RESULTS"] = str(records)
-        seconds = run_notebook(path, args.profile)
-        with open(records, "a") as f:
-            f.write(json.dumps({"chapter": path.stem, "wall_seconds": round(seconds, 1)}) + "\n")
+        fresh = records.with_name(f".results.{path.stem}.running.jsonl")
+        fresh.unlink(missing_ok=True)
+        os.environ["D2LNETS_RESULTS"] = str(fresh)
+        try:
+            seconds = run_notebook(path, args.profile)  # a failure raises here: earlier records stay
+            new = _load_records(fresh) + [{"chapter": path.stem, "wall_seconds": round(seconds, 1)}]
+        finally:
+            fresh.unlink(missing_ok=True)
+        _write_records(records, [r for r in _load_records(records) if r["chapter"] != path.stem] + new)
         print(f"{path.name}: {seconds:.0f} s in the {args.profile} profile on {_machine()}", flush=True)
     if args.results:
         all_records = _load_records(records)

@@ -102,6 +102,9 @@ def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None
     """A grid of images (tensors [C, H, W] or [H, W], or arrays); returns the figure's axes."""
     import torch
 
+    from ._validate import as_int
+
+    num_rows, num_cols = as_int(num_rows, "num_rows"), as_int(num_cols, "num_cols")
     fig = Figure(figsize=(num_cols * scale, num_rows * scale))
     axes = fig.subplots(num_rows, num_cols, squeeze=False).flatten()
     for i, (ax, img) in enumerate(zip(axes, imgs)):
@@ -123,6 +126,17 @@ def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None
 def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "train_acc", "test_acc"),
                    figsize_per_plot: tuple[float, float] = (3.5, 2.8)) -> Figure:
     """Compare training runs side by side: ``{"label": History, ...}``, one panel per metric."""
+    from ._validate import short
+
+    if not isinstance(histories, dict) or not histories:
+        raise TypeError(f"histories must be a non-empty dict of runs, {{label: History}}, e.g. "
+                        f"{{'lr 0.1': history}}, got {short(histories)}")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    for label, h in histories.items():
+        bad = [m for m in metrics if not isinstance(getattr(h, m, None), list)]
+        if bad:
+            raise ValueError(f"histories[{label!r}] ({type(h).__name__}) has no metric {bad[0]!r}; a History "
+                             "has train_loss, train_acc, test_acc, examples_per_sec and seconds")
     fig = Figure(figsize=(figsize_per_plot[0] * len(metrics), figsize_per_plot[1]))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
@@ -136,3 +150,15 @@ def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "tra
     fig.tight_layout()
     show_figure(fig)
     return fig
+
+
+# The course's other pictures, drawn by their own modules, are d2l.plot's as well (imported last:
+# they display through this module's helpers).
+from .diagram import Diagram, draw_architecture  # noqa: E402
+from .learned import show_feature_maps, show_filters  # noqa: E402
+from .mistakes import show_mistakes, show_predictions  # noqa: E402
+from .receptive import show_receptive_field  # noqa: E402
+from .schedule import plot_one_cycle  # noqa: E402
+
+__all__ += ["Diagram", "draw_architecture", "plot_one_cycle", "show_feature_maps", "show_filters",
+            "show_mistakes", "show_predictions", "show_receptive_field"]

@@ -15,6 +15,7 @@ def record_result(chapter: str, model: str, input_size: int, history, note: str 
     """
     import d2lnets
 
+    d2lnets._validate.instance_of(history, d2lnets.History, "history", "the History that train_ch5 returned")
     record = {"chapter": chapter, "model": model, "input_size": input_size, "epochs": history.num_epochs,
               "test_acc": round(history.final["test_acc"], 4), "train_seconds": round(history.total_seconds, 1),
               "examples_per_sec": round(history.mean_examples_per_sec, 1), "device": history.device,

@@ -16,6 +16,9 @@ from typing import Iterable, Sequence, Union
 import torch
 from torch import Tensor, nn
 
+from ._validate import as_int, input_shape, instance_of, short
+from .config import as_device
+
 __all__ = ["LayerRow", "ModelSummary", "conv_output_size", "min_input_size", "receptive_field", "summary"]
 
 _WINDOWED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
@@ -26,12 +29,6 @@ LayerSpec = Union[Sequence[int], nn.Module]
 # ----------------------------------------------------------------------------------------------
 # shape arithmetic
 # ----------------------------------------------------------------------------------------------
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def conv_output_size(W: int, F: int, P: int = 0, S: int = 1) -> int:
     """Output width of a convolution or pooling: ``floor((W - F + 2P) / S) + 1``.
 
@@ -41,7 +38,7 @@ def conv_output_size(W: int, F: int, P: int = 0, S: int = 1) -> int:
     >>> conv_output_size(227, 11, 0, 4)   # AlexNet's first layer
     55
     """
-    W, F, P, S = (_check_int(n, v, m) for n, v, m in (("W", W, 1), ("F", F, 1), ("P", P, 0), ("S", S, 1)))
+    W, F, P, S = (as_int(v, n, m) for n, v, m in (("W", W, 1), ("F", F, 1), ("P", P, 0), ("S", S, 1)))
     if W + 2 * P < F:
         raise ValueError(
             f"a {F}x{F} window does not fit into an input of width {W} padded by {P} on each side "
@@ -52,6 +49,23 @@ def conv_output_size(W: int, F: int, P: int = 0, S: int = 1) -> int:
 
 def _first(v: int | Sequence[int]) -> int:
     return v if isinstance(v, int) else int(v[0])
+
+
+def _branched(net: nn.Module) -> tuple[str, list[str]] | None:
+    """A module of ``net`` that may run its conv/pool layers in parallel branches: one that is not
+    an ``nn.Sequential`` or ``nn.ModuleList`` and holds them in several children (the innermost
+    such module, with those children), or None for a plain chain."""
+    found = None
+    for name, m in net.named_modules():
+        if isinstance(m, (nn.Sequential, nn.ModuleList)):
+            continue
+        holders = [n for n, c in m.named_children() if any(isinstance(x, _WINDOWED) for x in c.modules())]
+        if len(holders) > 1 and (found is None or not found[0] or name.startswith(found[0] + ".")):
+            found = (name, holders)
+    if found is None:
+        return None
+    name, holders = found
+    return f"{name} ({type(net.get_submodule(name)).__name__})" if name else type(net).__name__, holders
 
 
 def _windows(layers: LayerSpec | Iterable[Sequence[int]]) -> list[tuple[int, int, int]]:
@@ -66,12 +80,15 @@ def _windows(layers: LayerSpec | Iterable[Sequence[int]]) -> list[tuple[int, int
                     p = 0 if p == "valid" else (k - 1) // 2
                 out.append((k, _first(m.stride), _first(p)))
         return out
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+        raise ValueError(f"layers must be a list of (kernel, stride) pairs or an nn.Module, got {short(layers)}")
     out = []
     for i, spec in enumerate(layers):
-        if len(spec) not in (2, 3):
-            raise ValueError(f"layer {i}: expected (kernel, stride) or (kernel, stride, padding), got {spec!r}")
-        k, s = _check_int("kernel", spec[0], 1), _check_int("stride", spec[1], 1)
-        p = _check_int("padding", spec[2], 0) if len(spec) == 3 else 0
+        if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
+            raise ValueError(f"layer {i}: expected (kernel, stride) or (kernel, stride, padding), got {spec!r}; "
+                             "layers is a list of them, e.g. [(3, 1), (2, 2)] (for one layer: [(3, 1)])")
+        k, s = as_int(spec[0], f"layer {i}'s kernel"), as_int(spec[1], f"layer {i}'s stride")
+        p = as_int(spec[2], f"layer {i}'s padding", 0) if len(spec) == 3 else 0
         out.append((k, s, p))
     return out
 
@@ -81,13 +98,24 @@ def receptive_field(layers: LayerSpec | Iterable[Sequence[int]]) -> int:
 
     ``layers`` lists ``(kernel, stride)`` pairs from input to output (a third entry, padding, is
     ignored), or is an ``nn.Module`` whose ``Conv``/``MaxPool``/``AvgPool`` layers are taken in
-    the order they were registered -- right for plain stacks (LeNet, AlexNet, VGG), not for
-    networks with parallel branches such as ResNet's shortcuts. Going back from the output,
+    the order they were registered -- right for plain stacks (LeNet, AlexNet, VGG). A network
+    that may branch (a module other than ``nn.Sequential`` holding such layers in several children,
+    as ResNet's and DenseNet's blocks do) raises ``ValueError``: it has no single chain of layers,
+    and one number would mean nothing for it. Going back from the output,
     ``F = 1`` and ``F(i) = (F(i+1) - 1) * S(i) + K(i)``.
 
     >>> receptive_field([(3, 1), (3, 1)])   # two 3x3 convolutions see 5x5 pixels
     5
     """
+    branched = _branched(layers) if isinstance(layers, nn.Module) else None
+    if branched is not None:
+        where, children = branched
+        raise ValueError(
+            f"this network may not be one chain of layers: {where} holds convolutions or poolings in "
+            f"several children ({', '.join(children)}), as a residual or dense block does, where one "
+            "output pixel sees the input through parallel paths of different reach. receptive_field "
+            "follows a single chain: pass the (kernel, stride) list of one path, or the plain stack as "
+            "an nn.Sequential")
     f = 1
     for k, s, _ in reversed(_windows(layers)):
         f = (f - 1) * s + k
@@ -233,14 +261,14 @@ def summary(
     operations inside ``forward`` (``torch.cat``, a residual ``+``) are not layers and get no row.
     The net runs in eval mode under ``torch.no_grad()``; its mode is restored afterwards.
     """
-    shape = tuple(int(s) for s in input_size)
-    if len(shape) == 3:
-        shape = (1, *shape)
-    if len(shape) != 4 or min(shape) < 1:
-        raise ValueError(f"input_size must be (C, H, W) or (B, C, H, W) with positive entries, got {tuple(input_size)}")
+    instance_of(net, nn.Module, "net", "a network (an nn.Module)")
+    shape = input_shape(input_size)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch dtype such as torch.float32, got {short(dtype)}")
     if device is None:
         p = next(net.parameters(), None)
         device = p.device if p is not None and not isinstance(p, nn.parameter.UninitializedParameter) else "cpu"
+    device = as_device(device)
 
     rows: list[LayerRow] = []
     seen: set[int] = set()
@@ -269,6 +297,9 @@ def summary(
         net.eval()
         with torch.no_grad():
             net(torch.zeros(shape, device=device, dtype=dtype))
+    except RuntimeError as e:  # torch's own words; our models raise ValueErrors that say it better
+        raise ValueError(f"net does not take an input of shape {list(shape)} ({e}); check input_size, "
+                         "e.g. (1, 28, 28) for one-channel 28x28 images") from e
     finally:
         for h in handles:
             h.remove()

@@ -91,3 +91,33 @@ def small_loaders():
 
     torch.manual_seed(0)
     return load_data_fashion_mnist(64, num_train=512, num_test=256)
+
+
+# --- the suite leaves a learner's files alone, and needs the data once ---------------------------
+
+_LEARNER_FOLDERS = [Path(__file__).resolve().parent.parent / name for name in ("exercises", "runs")]
+
+
+def _learner_files():
+    return {p: p.read_bytes() for folder in _LEARNER_FOLDERS if folder.is_dir()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def pytest_sessionstart(session):
+    """Stop once, before any test, with the one clear message when Fashion-MNIST is nowhere."""
+    from d2lnets import setup
+
+    try:
+        setup.ensure_data(install=False)
+    except (OSError, ValueError) as e:  # not found, corrupt, or a bad $D2LNETS_DATA
+        pytest.exit(f"set-up stopped: {e}", returncode=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def learner_files_untouched():
+    """The test suite never writes, changes or deletes a learner's copies (exercises/) or runs (runs/)."""
+    before = _learner_files()
+    yield
+    after = _learner_files()
+    changed = sorted(str(p) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert not changed, f"the test suite changed a learner's files: {changed}"

@@ -1,6 +1,5 @@
 """Chapter 4's check accepts the book's residual block and rejects the catalogued wrong answers."""
 import pytest
-import torch
 import torch.nn.functional as F
 from torch import nn
 

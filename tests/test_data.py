@@ -4,7 +4,6 @@ import gzip
 import http.server
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -9,7 +9,9 @@ import pytest
 from torch import nn
 
 from d2lnets import checks
-from d2lnets.exercises import BEGIN, END, STUB, learner_notebook, make_learner_copies, strip_solutions
+import nbformat
+
+from d2lnets.exercises import BEGIN, END, MARKDOWN_STUB, STUB, learner_notebook, strip_solutions, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -36,28 +38,52 @@ def test_unbalanced_markers_are_errors(bad):
         strip_solutions(bad)
 
 
+@pytest.mark.parametrize("marker", ["### begin solution", "#BEGIN SOLUTION", "  ##  Begin  Solution  "])
+def test_markers_in_any_case_and_spacing_are_stripped(marker):
+    end = marker.lower().replace("begin", "end")
+    source = f"def f(x):\n{marker}\n    return x + 1\n{end}\n"
+    assert "x + 1" not in strip_solutions(source) and STUB in strip_solutions(source)
+
+
+def test_a_solution_in_a_markdown_cell_is_stripped_too():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "Why?\n\n<!-- BEGIN SOLUTION -->\nBecause the gradient vanishes.\n<!-- END SOLUTION -->")])
+    learner = learner_notebook(nb)
+    assert "gradient vanishes" not in learner.cells[0].source and MARKDOWN_STUB in learner.cells[0].source
+
+
 def test_every_chapter_has_checked_exercises():
     assert CHAPTERS, "no chapters found"
     for path in CHAPTERS:
-        cells = [c for c in _cells(path) if c["cell_type"] == "code"]
-        solution_cells = [i for i, c in enumerate(cells) if BEGIN in _src(c)]
-        assert solution_cells, f"{path.name} has no coding exercise"
-        for i in solution_cells:
-            assert "check_" in _src(cells[i + 1]), f"{path.name}: the cell after a solution must call a check"
+        cells = _cells(path)
+        setup = [c for c in cells if "setup" in c["metadata"].get("tags", [])]
+        assert setup and all(c["cell_type"] == "code" for c in setup), f"{path.name}: no set-up cell"
+        for i, c in enumerate(cells):
+            tags = c["metadata"].get("tags", [])
+            if BEGIN in _src(c):
+                assert "exercise" in tags, f"{path.name} cell {i} holds a solution but is not tagged 'exercise'"
+                assert "check" in cells[i + 1]["metadata"].get("tags", []) and "check_" in _src(cells[i + 1]), (
+                    f"{path.name}: the cell after a solution must call a check and be tagged 'check'")
+            if "exercise" in tags:
+                assert BEGIN in _src(c), f"{path.name} cell {i} is tagged 'exercise' but holds no solution"
 
 
-def test_learner_copies_hold_no_solution_and_no_output(tmp_path):
-    written = make_learner_copies(ROOT / "chapters", tmp_path)
+def test_learner_copies_hold_no_solution_but_keep_the_reading_outputs(tmp_path):
+    written = [m.path for m in sync(ROOT / "chapters", tmp_path)]
     assert [p.name for p in written] == [p.name for p in CHAPTERS]
     for chapter, copy in zip(CHAPTERS, written):
         original, learner = _cells(chapter), _cells(copy)
         assert len(original) == len(learner)
         text = json.dumps(learner)
         assert BEGIN not in text and END not in text
-        for cell in learner:
-            if cell["cell_type"] == "code":
-                assert cell["outputs"] == [] and cell["execution_count"] is None
         for o, c in zip(original, learner):
+            tags = set(o["metadata"].get("tags", []))
+            if c["cell_type"] != "code":
+                continue
+            if tags & {"exercise", "check"}:
+                assert c["outputs"] == [] and c["execution_count"] is None, f"{copy.name}: output kept"
+            else:
+                assert c["outputs"] == o["outputs"], f"{copy.name}: a reading output was dropped"
             src = _src(o)
             if BEGIN in src:
                 solution = src.split(BEGIN)[1].split(END)[0]
@@ -66,6 +92,9 @@ def test_learner_copies_hold_no_solution_and_no_output(tmp_path):
                     if len(line.strip()) > 3:  # skip lone brackets
                         assert line.strip() not in learner_lines, f"{copy.name} leaks {line.strip()!r}"
                 assert STUB in _src(c)
+        assert json.loads(copy.read_text())["metadata"]["d2lnets"]["chapter"] == chapter.stem
+    # the chapters' reading outputs are there to be kept: each chapter has some
+    assert all(any(c.get("outputs") for c in _cells(p)) for p in written)
 
 
 def _exercise_pairs(notebook):
@@ -94,7 +123,7 @@ def test_solutions_pass_and_learner_stubs_fail_their_checks(chapter):
 
 def test_learner_runs_nbval_on_an_unsolved_copy_and_it_fails(tmp_path):
     """`pytest --nbval-lax exercises/01_lenet.ipynb`, exactly as a learner runs it."""
-    make_learner_copies(ROOT / "chapters", tmp_path)
+    sync(ROOT / "chapters", tmp_path)
     env = {**os.environ, "D2LNETS_PROFILE": "smoke"}
     result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
                              "-p", "no:cacheprovider", str(tmp_path / "01_lenet.ipynb")],
@@ -153,3 +182,20 @@ def test_conv_output_size_check():
     for message, fn in wrong.items():
         with pytest.raises(AssertionError, match=message):
             checks.check_conv_output_size(fn)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
+def test_no_check_cell_spells_out_its_answer(chapter):
+    """A check cell (source and the output it prints when right) holds no line of the solution."""
+    cells = _cells(chapter)
+    for i, cell in enumerate(cells):
+        if "check" not in cell["metadata"].get("tags", []):
+            continue
+        solution = next(_src(c) for c in reversed(cells[:i]) if BEGIN in _src(c)).split(BEGIN)[1].split(END)[0]
+        shown = _src(cell) + "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        for line in solution.splitlines():
+            if len(line.strip()) > 8:
+                assert line.strip() not in shown, f"{chapter.name} cell {i} shows the solution line {line.strip()!r}"
+        printed = [line for line in _src(cell).splitlines() if line.startswith("print(")]
+        for line in printed:
+            assert not any(op in line for op in ("//", "+ shortcut", "relu(")), f"{chapter.name}: {line}"

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._validate import short
+
 
 def not_written(name: str) -> AssertionError:
     """The failure for a learner's unsolved stub (it raised NotImplementedError)."""
@@ -14,12 +16,51 @@ def not_written(name: str) -> AssertionError:
                           "with your solution and run its cell again")
 
 
+def expect(obj: object, check: str, signature: str, kind: str) -> None:
+    """Fail clearly when a check is given something other than what it calls.
+
+    ``kind`` is what ``signature`` names: ``"function"`` (called for a result), ``"class"`` or
+    ``"factory"`` (called to build a module), or ``"factory or module"`` (a built one will do).
+    """
+    name = signature.split("(")[0]
+    what = "class" if kind == "class" else "function"
+    if kind == "factory or module" and isinstance(obj, nn.Module):
+        return
+    if obj is None:
+        why = f"got None: run the cell that defines {name} first"
+    elif isinstance(obj, str):
+        why = f"got the string {obj!r}: pass {name} itself, without quotes"
+    elif isinstance(obj, nn.Module) and kind == "function":
+        why = (f"got a built {type(obj).__name__} layer: the check calls a function and checks what it returns; "
+               f"write {name} as a function, def {signature}: ...")
+    elif isinstance(obj, nn.Module):
+        why = (f"got a built {type(obj).__name__} module: pass the {what} that builds it, {check}({name}), "
+               f"not {check}({name}(...))")
+    elif isinstance(obj, type) and kind == "function":
+        why = (f"got the class {obj.__name__}: the check calls a function and checks what it returns; "
+               f"write {name} as a function, def {signature}: ...")
+    elif not callable(obj):
+        why = f"got {short(obj)}: pass {name} itself, not a value it returned"
+    else:
+        return
+    raise AssertionError(f"{check} takes your {what} {signature} itself, as in {check}({name}); {why}")
+
+
 def call(fn: Callable, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's ``fn``, turning the stub's NotImplementedError into a clear failure."""
+    """Call the learner's ``fn``, turning the stub's NotImplementedError into a clear failure, and a
+    call that does not fit its parameters (a TypeError) into one that says how the check calls it."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as e:
         raise not_written(name) from e
+    except TypeError as e:
+        shown = ", ".join([_arg(a) for a in args] + [f"{k}={_arg(v)}" for k, v in kwargs.items()])
+        raise AssertionError(f"the check called {name}({shown}) and it raised TypeError: {e}. Does {name} "
+                             "take these arguments, and is it the function or class the exercise asks for?") from e
+
+
+def _arg(value: object) -> str:
+    return f"<tensor {list(value.shape)}>" if isinstance(value, torch.Tensor) else short(value)
 
 
 def randomize(ref: nn.Module, seed: int = 0, scale: float = 0.3) -> nn.Module:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import augment
-from ._util import call
+from ._util import call, expect
 
 __all__ = ["check_dropout", "check_lrn", "check_pca_lighting"]
 
@@ -45,6 +45,7 @@ def _lrn_window(c: int, size: int, C: int) -> set[int]:
 
 def check_lrn(fn: Callable) -> None:
     """``fn(X, size=5, alpha=1e-4, beta=0.75, k=2.0)`` must equal ``torch.nn.LocalResponseNorm``."""
+    expect(fn, "check_lrn", "lrn(X, size=5, alpha=1e-4, beta=0.75, k=2.0)", "function")
     name = "lrn"
     gen = torch.Generator().manual_seed(0)
 
@@ -118,6 +119,7 @@ def check_lrn(fn: Callable) -> None:
 # ----------------------------------------------------------------------------------------------
 def check_dropout(fn: Callable) -> None:
     """``fn(X, p, training=True)``: inverted dropout (zero with probability p, scale survivors by 1/(1-p))."""
+    expect(fn, "check_dropout", "dropout_layer(X, p, training=True)", "function")
     name = "dropout_layer"
     with torch.random.fork_rng(devices=[]):  # leave the learner's random state as it was
         torch.manual_seed(0)
@@ -181,6 +183,7 @@ def _test_components(C: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
 
 def check_pca_lighting(fn: Callable) -> None:
     """``fn(X, eigvals, eigvecs, alphas)`` must add ``eigvecs @ (alphas[b] * eigvals)`` to every pixel of image b."""
+    expect(fn, "check_pca_lighting", "pca_lighting(X, eigvals, eigvecs, alphas)", "function")
     name = "pca_lighting"
     gen = torch.Generator().manual_seed(0)
     for B, C, H, W in ((4, 3, 5, 6), (3, 1, 4, 4), (2, 4, 3, 2)):

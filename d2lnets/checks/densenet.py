@@ -17,7 +17,7 @@ from torch import nn
 
 from ..models.densenet import DenseBlock as _DenseBlock
 from ..models.densenet import transition_block as _transition_block
-from ._util import call, n_params, randomize
+from ._util import call, expect, n_params, randomize
 
 __all__ = ["check_dense_block", "check_transition_block"]
 
@@ -50,6 +50,7 @@ _DENSE_CASES = [(2, 3, 10, 8), (4, 16, 8, 5), (3, 8, 8, 6)]
 
 def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
     """Chapter 5: ``DenseBlock(num_convs, in_channels, growth_rate)`` as in the book."""
+    expect(DenseBlock, "check_dense_block", "DenseBlock(num_convs, in_channels, growth_rate)", "class")
     for num_convs, in_channels, growth_rate, size in _DENSE_CASES:
         what = f"DenseBlock({num_convs}, {in_channels}, {growth_rate})"
         want_channels = in_channels + num_convs * growth_rate
@@ -112,6 +113,7 @@ def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
 
 def check_transition_block(transition_block: Callable[[int, int], nn.Module]) -> None:
     """Chapter 5: ``transition_block(in_channels, out_channels)``: BN, ReLU, 1x1 conv, 2x2 avg pool."""
+    expect(transition_block, "check_transition_block", "transition_block(in_channels, out_channels)", "factory")
     for in_channels, out_channels, size in [(12, 6, 8), (10, 4, 6)]:
         what = f"transition_block({in_channels}, {out_channels})"
         net = call(transition_block, "transition_block", in_channels, out_channels)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._util import call
+from ._util import call, expect
 
 __all__ = ["check_conv_output_size", "check_modern_lenet"]
 
@@ -35,6 +35,7 @@ _MODERN_LENET_TRACE = [
 
 def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
     """Chapter 1: LeNet-5 with ReLU and max pooling, as an ``nn.Sequential`` of 12 layers."""
+    expect(make_net, "check_modern_lenet", "modern_lenet()", "factory or module")
     net = _build(make_net, "modern_lenet")
     assert isinstance(net, nn.Sequential), (
         f"expected an nn.Sequential of layers, got {type(net).__name__}")
@@ -68,6 +69,7 @@ _CONV_CASES = [((28, 5, 2, 1), 28), ((28, 2, 0, 2), 14), ((10, 2, 0, 2), 5), ((2
 
 def check_conv_output_size(conv_output_size: Callable[[int, int, int, int], int]) -> None:
     """Chapter 1: N = floor((W - F + 2P) / S) + 1, as an integer."""
+    expect(conv_output_size, "check_conv_output_size", "conv_output_size(W, F, P, S)", "function")
     for (W, F, P, S), want in _CONV_CASES:
         got = call(conv_output_size, "conv_output_size", W, F, P, S)
         assert isinstance(got, int), (
@@ -75,5 +77,5 @@ def check_conv_output_size(conv_output_size: Callable[[int, int, int, int], int]
             "a size is a whole number: use floor division //")
         assert got == want, (
             f"conv_output_size(W={W}, F={F}, P={P}, S={S}) returned {got}, expected {want}. "
-            "Padding adds P pixels on each side (2P in all), and the window fits "
-            "(W - F + 2P) // S more times after the first.")
+            "Padding adds P pixels on each side; then count the window's first position and "
+            "every stride S it can still move without leaving the padded input.")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.resnet import Residual as _Residual
-from ._util import call, n_params, randomize
+from ._util import call, expect, n_params, randomize
 
 __all__ = ["check_residual"]
 
@@ -89,6 +89,7 @@ def _shape_failure(block: nn.Module, args: tuple, error: Exception) -> Assertion
 
 def check_residual(Residual: Callable[..., nn.Module]) -> None:
     """Chapter 4: the book's residual block, built as ``Residual(num_channels, use_1x1conv, strides)``."""
+    expect(Residual, "check_residual", "Residual(num_channels, use_1x1conv=False, strides=1)", "class")
     for args, want_shape in _CASES:
         num_channels, use_1x1conv, strides = args
         what = _describe(args)

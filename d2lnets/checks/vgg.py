@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._util import call
+from ._util import call, expect
 
 __all__ = ["check_receptive_field", "check_vgg_block"]
 
@@ -87,6 +87,7 @@ _RF_CASES = [
 
 def check_receptive_field(receptive_field: Callable[[list[tuple[int, int]]], int]) -> None:
     """Chapter 3: the receptive field of a stack of (kernel, stride) layers, input to output."""
+    expect(receptive_field, "check_receptive_field", "receptive_field(layers)", "function")
     got = {}
     for layers, want in _RF_CASES:
         value = call(receptive_field, "receptive_field", list(layers))
@@ -127,6 +128,7 @@ _BLOCK_CASES = [(1, 1, 16), (2, 16, 32), (3, 4, 8)]
 def check_vgg_block(vgg_block: Callable[..., nn.Module]) -> None:
     """Chapter 3: ``vgg_block(num_convs, in_channels, out_channels)``: ``num_convs`` times a 3x3
     convolution (padding 1) and a ReLU, then one 2x2 max pooling with stride 2."""
+    expect(vgg_block, "check_vgg_block", "vgg_block(num_convs, in_channels, out_channels)", "factory")
     for n, c_in, c_out in _BLOCK_CASES:
         args = f"vgg_block(num_convs={n}, in_channels={c_in}, out_channels={c_out})"
         blk = call(vgg_block, "vgg_block", num_convs=n, in_channels=c_in, out_channels=c_out)

@@ -3,6 +3,14 @@ from __future__ import annotations
 
 import torch
 
+from .._validate import as_int
+
+
+def check_sizes(num_classes: int, in_channels: int) -> tuple[int, int]:
+    """``num_classes`` and ``in_channels`` as positive ints (0 would build empty layers)."""
+    return (as_int(num_classes, "num_classes", hint=" (the number of outputs, one per class)"),
+            as_int(in_channels, "in_channels", hint=" (1 for grey images, 3 for colour)"))
+
 
 def check_input(
     x: torch.Tensor,
@@ -16,11 +24,22 @@ def check_input(
     Without this, a wrong input reaches a linear layer and torch says only
     "mat1 and mat2 shapes cannot be multiplied".
     """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"{x.dtype} images" if isinstance(x, torch.Tensor) else type(x).__name__
+        uint8 = getattr(x, "dtype", None) == torch.uint8
+        fix = "X.float() / 255 (0-255 to [0, 1])" if uint8 else "torch.as_tensor(X).float()"
+        raise ValueError(f"{name} takes a floating-point image tensor, got {got}: convert with {fix}")
     if x.dim() != 4:
         raise ValueError(
             f"{name} expects a batch of images shaped [batch, {in_channels}, height, width], "
             f"got a tensor of shape {tuple(x.shape)}; add a batch dimension with X.unsqueeze(0) "
             "for a single image"
+        )
+    if x.shape[1] != in_channels and x.shape[-1] == in_channels:
+        raise ValueError(
+            f"{name} takes images [batch, channels, height, width] with {in_channels} channel(s), but got shape "
+            f"{tuple(x.shape)}, which looks channels-last [batch, height, width, channels]: "
+            "move the channels forward with X.permute(0, 3, 1, 2)"
         )
     if x.shape[1] != in_channels:
         raise ValueError(

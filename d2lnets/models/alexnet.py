@@ -40,7 +40,8 @@ from torch import Tensor, nn
 
 from ..layers import LocalResponseNorm
 from ..summary import min_input_size
-from ._common import check_input
+from .._validate import as_float, as_int
+from ._common import check_input, check_sizes
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -92,8 +93,15 @@ class AlexNet(nn.Module):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
         cfg = VARIANTS[variant]
+        num_classes, in_channels = check_sizes(num_classes, in_channels)
         lrn = cfg["lrn"] if lrn is None else lrn
-        groups = cfg["groups"] if groups is None else groups
+        groups = cfg["groups"] if groups is None else as_int(groups, "groups")
+        dropout = as_float(dropout, "dropout", at_least=0, at_most=1)
+        for i in GROUPED:
+            c_in, c_out = cfg["convs"][i - 1][0], cfg["convs"][i][0]
+            if c_in % groups or c_out % groups:
+                raise ValueError(f"groups={groups} must divide the channels of conv{i + 1} ({c_in} in, {c_out} out) "
+                                 "in the two-tower split; the paper uses groups=2")
         self.in_channels, self.variant = in_channels, variant
 
         layers: list[nn.Module] = []

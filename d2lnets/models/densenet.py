@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..summary import min_input_size
-from ._common import check_input
+from .._validate import as_int
+from ._common import check_input, check_sizes
 
 __all__ = ["DenseBlock", "DenseNet", "conv_block", "densenet", "densenet121", "densenet161",
            "densenet169", "densenet201", "transition_block"]
@@ -118,6 +119,13 @@ class DenseNet(nn.Module):
                  num_init_features: int = 64, bn_size: int | None = 4, drop_rate: float = 0.0,
                  num_classes: int = 1000, in_channels: int = 3, *, bias: bool = False) -> None:
         super().__init__()
+        num_classes, in_channels = check_sizes(num_classes, in_channels)
+        growth_rate = as_int(growth_rate, "growth_rate")
+        num_init_features = as_int(num_init_features, "num_init_features")
+        if not isinstance(block_config, (list, tuple)) or not block_config:
+            raise ValueError(f"block_config must list the layers of each dense block, e.g. (4, 4, 4, 4), "
+                             f"got {block_config!r}")
+        block_config = [as_int(n, "each dense block's number of layers") for n in block_config]
         self.in_channels = in_channels
         self.features = nn.Sequential(OrderedDict([
             ("conv0", nn.Conv2d(in_channels, num_init_features, 7, stride=2, padding=3, bias=bias)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ._common import check_input
+from ._common import check_input, check_sizes
 
 __all__ = ["LeNet", "lenet"]
 
@@ -22,6 +22,7 @@ class LeNet(nn.Module):
         super().__init__()
         if variant not in ("classic", "modern"):
             raise ValueError(f"variant must be 'classic' or 'modern', got {variant!r}")
+        num_classes, in_channels = check_sizes(num_classes, in_channels)
         act = nn.Sigmoid if variant == "classic" else nn.ReLU
         pool = nn.AvgPool2d if variant == "classic" else nn.MaxPool2d
         self.in_channels, self.variant = in_channels, variant

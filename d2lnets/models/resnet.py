@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._common import check_input
+from .._validate import as_int
+from ._common import check_input, check_sizes
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "Residual", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnet152"]
@@ -140,6 +141,11 @@ class ResNet(nn.Module):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        num_classes, in_channels = check_sizes(num_classes, in_channels)
+        if not isinstance(layers, (list, tuple)) or len(layers) != 4:
+            raise ValueError(f"layers must list the blocks of the four stages, e.g. [2, 2, 2, 2] for ResNet-18, "
+                             f"got {layers!r}")
+        layers = [as_int(n, "each stage's number of blocks") for n in layers]
         self.in_channels, self.variant = in_channels, variant
         self.bias = variant == "d2l"
         self._channels = 64  # input channels of the next block, updated by _make_layer

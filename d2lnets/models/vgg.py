@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from ..layers import LocalResponseNorm
 from ..summary import min_input_size
-from ._common import check_input
+from .._validate import as_float, as_int
+from ._common import check_input, check_sizes
 
 __all__ = ["VGG", "cfgs", "vgg", "vgg_block", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
            "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
@@ -115,8 +116,14 @@ class VGG(nn.Module):
             cfg = cfgs[cfg]
         else:
             self.config = "custom"
-        if width_ratio <= 0:
-            raise ValueError(f"width_ratio must be positive, got {width_ratio!r}")
+        num_classes, in_channels = check_sizes(num_classes, in_channels)
+        width_ratio = as_float(width_ratio, "width_ratio", above=0)
+        narrowest = min(v if isinstance(v, int) else v[0] for v in cfg if not isinstance(v, str))
+        if int(narrowest / width_ratio) < 1:
+            raise ValueError(f"width_ratio={width_ratio:g} leaves the narrowest convolution ({narrowest} channels) "
+                             f"with none; divide the widths by at most {narrowest} (the book uses 4)")
+        dropout = as_float(dropout, "dropout", at_least=0, at_most=1)
+        hidden = as_int(hidden, "hidden")
         self.in_channels = in_channels
         self.features = make_features(cfg, in_channels, batch_norm, width_ratio)
         last = [m for m in self.features if isinstance(m, nn.Conv2d)][-1].out_channels
