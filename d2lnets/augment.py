@@ -11,8 +11,11 @@ makes its batches, which ``train_ch5`` puts on the training device: on the GPU w
   probability ``p``.
 - :func:`pca_components` and :func:`pca_lighting`: the paper's "fancy PCA" colour augmentation.
   With ``eigvals`` (λ) and ``eigvecs`` (columns p_i) of the C x C covariance of pixel values over
-  the training set, every pixel of image b gets ``eigvecs @ (alpha_b * eigvals)`` added, with
+  the training set (:func:`pca_components`, from a tensor or a loader, in one pass, on [0, 1]),
+  every pixel of image b gets ``eigvecs @ (alpha_b * eigvals)`` added, with
   ``alpha_b[i] ~ N(0, alpha_std**2)`` drawn once per image and per component (the paper: 0.1).
+- :func:`sample_photos`: real colour photos (those shipped with scikit-learn or scikit-image) to
+  show what the augmentations do.
 
 Random numbers come from ``generator`` (a CPU ``torch.Generator``; ``None``: torch's global one)
 and are drawn on the CPU, so the same seed gives the same augmentation on every device. Draw
@@ -23,13 +26,15 @@ is flipped when its uniform is below ``p``; :func:`pca_lighting` draws the ``[B,
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
 from ._validate import as_float, as_int, as_size
 
 __all__ = ["Augment", "crop", "lighting_alphas", "pca_components", "pca_lighting", "random_crop",
-           "random_horizontal_flip"]
+           "random_horizontal_flip", "sample_photos"]
 
 
 def _check_batch(X: Tensor, name: str) -> None:
@@ -120,26 +125,61 @@ def random_horizontal_flip(X: Tensor, p: float = 0.5, generator: torch.Generator
     return torch.where(flip[:, None, None, None], X.flip(-1), X)
 
 
-def pca_components(images: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
-    """Eigenvalues and eigenvectors of the C x C covariance of pixel values over ``images``.
+def _pixel_batches(images, chunk: int):
+    """[C, n] float64 blocks of pixel values in [0, 1] from a tensor or a loader, in one pass."""
+    if isinstance(images, Tensor):
+        if images.dim() != 4:
+            raise ValueError(f"pca_components expects images [N, C, H, W], got shape {tuple(images.shape)}")
+        sources = (images[start:start + chunk] for start in range(0, len(images), chunk))
+    else:
+        raw = getattr(images, "images", None)  # an ImageLoader: its stored images, before any augmentation
+        if isinstance(raw, Tensor) and raw.dtype == torch.uint8 and raw.dim() in (3, 4):
+            raw = raw.unsqueeze(1) if raw.dim() == 3 else raw
+            sources = (raw[start:start + chunk] for start in range(0, len(raw), chunk))
+        else:
+            try:
+                iterator = iter(images)
+            except TypeError:
+                raise ValueError(f"pca_components expects images [N, C, H, W] or a loader of (X, y) batches, "
+                                 f"got {type(images).__name__}") from None
+            sources = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in iterator)
+    for X in sources:
+        if not isinstance(X, Tensor) or X.dim() != 4:
+            raise ValueError(f"pca_components expects batches [B, C, H, W], got "
+                             f"{tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__}")
+        if X.dtype == torch.uint8:
+            X = X.double().div_(255)
+        elif not X.is_floating_point():
+            raise ValueError(f"pca_components expects uint8 (0-255) or floating-point images in [0, 1], got {X.dtype}")
+        yield X.transpose(0, 1).reshape(X.shape[1], -1).double()
 
-    ``images``: ``[N, C, H, W]`` (every pixel of every image is one sample of a C-vector).
+
+def pca_components(images, chunk: int = 4096) -> tuple[Tensor, Tensor]:
+    """Eigenvalues and eigenvectors of the C x C covariance of pixel values over a training set.
+
+    As the AlexNet paper did on ImageNet: every pixel of every image is one sample of a C-vector
+    (RGB), the covariance is centred by the mean colour of the whole set (not per image), and it
+    is computed on the [0, 1] scale of the batches to augment, in one pass over ``chunk`` images
+    at a time, accumulated in float64. ``images``: a tensor ``[N, C, H, W]`` -- uint8 (divided by
+    255) or floating point (taken to be in [0, 1]) -- or a loader: an ``ImageLoader``'s stored
+    images are used as they are (no resize, augmentation or normalisation), any other iterable
+    of ``(X, y)`` batches or of ``X`` is read batch by batch.
+
     Returns ``(eigvals [C], eigvecs [C, C])``, largest eigenvalue first, eigenvector ``i`` in
-    column ``eigvecs[:, i]``; accumulated in float64, returned in ``images``' float dtype.
+    column ``eigvecs[:, i]`` (``torch.linalg.eigh``'s convention, reordered); float32 for uint8
+    or loader input, else ``images``' float dtype.
     """
-    if not isinstance(images, Tensor) or images.dim() != 4:
-        raise ValueError(f"pca_components expects images [N, C, H, W], got shape {tuple(getattr(images, 'shape', ()))}")
-    if not images.is_floating_point():
-        raise ValueError(f"pca_components expects floating-point images on the scale of the batches to augment, "
-                         f"got {images.dtype}: convert with images.float() / 255 (0-255 to [0, 1]), else the "
-                         "eigenvalues come out 255**2 times too large and lighting wrecks the images")
     chunk = as_int(chunk, "chunk")
-    N, C = images.shape[:2]
-    total = torch.zeros(C, dtype=torch.float64, device=images.device)
-    outer = torch.zeros(C, C, dtype=torch.float64, device=images.device)
+    dtype = images.dtype if isinstance(images, Tensor) and images.is_floating_point() else torch.float32
+    total = outer = None
     count = 0
-    for start in range(0, N, chunk):
-        pixels = images[start:start + chunk].transpose(0, 1).reshape(C, -1).double()
+    for pixels in _pixel_batches(images, chunk):
+        if total is None:
+            C = pixels.shape[0]
+            total = torch.zeros(C, dtype=torch.float64, device=pixels.device)
+            outer = torch.zeros(C, C, dtype=torch.float64, device=pixels.device)
+        elif pixels.shape[0] != total.shape[0]:
+            raise ValueError(f"every batch needs {total.shape[0]} channels, got one with {pixels.shape[0]}")
         total += pixels.sum(dim=1)
         outer += pixels @ pixels.T
         count += pixels.shape[1]
@@ -149,7 +189,62 @@ def pca_components(images: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
     cov = (outer - count * torch.outer(mean, mean)) / (count - 1)
     eigvals, eigvecs = torch.linalg.eigh(cov)              # ascending
     eigvals, eigvecs = eigvals.flip(0), eigvecs.flip(1)    # largest first
-    return eigvals.clamp_min(0).to(images.dtype), eigvecs.to(images.dtype)
+    return eigvals.clamp_min(0).to(dtype), eigvecs.to(dtype)
+
+
+# Colour photos shipped inside installed packages, read straight from the package's folder (no import).
+_PHOTOS = {
+    "sklearn": ("scikit-learn", "datasets/images", ("china.jpg", "flower.jpg")),
+    "skimage": ("scikit-image", "data", ("astronaut.png", "coffee.png", "chelsea.png")),
+}
+
+
+def sample_photos(size: int | tuple[int, int] = 256, source: str | None = None) -> Tensor:
+    """Real colour photos for pictures of colour augmentation: uint8 ``[N, 3, H, W]``.
+
+    The photos that ship inside scikit-learn (``sklearn.datasets.load_sample_images``: china.jpg,
+    flower.jpg) or scikit-image (``skimage.data``: astronaut, coffee, chelsea), read from the
+    installed package's files without importing it. Each is resized so that its shorter side is
+    ``size`` (or to fit ``(H, W)``), then centre-cropped to ``size`` x ``size`` (or ``(H, W)``).
+    ``source``: ``"sklearn"`` or ``"skimage"``; ``None`` takes the first installed, in that order.
+    Raises ``ModuleNotFoundError`` naming the package to install when neither is there.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    from torchvision.transforms.v2 import functional as TF
+
+    h, w = _pair(size, "size")
+    if source is not None and source not in _PHOTOS:
+        raise ValueError(f"source must be None, 'sklearn' or 'skimage', got {source!r}")
+    for module in [source] if source else list(_PHOTOS):
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin:
+            continue
+        package, folder, names = _PHOTOS[module]
+        paths = [Path(spec.origin).parent / folder / name for name in names]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{package} is installed but lacks its sample photos {', '.join(missing)}; "
+                                    f"reinstall it (pip install --force-reinstall {package})")
+        photos = []
+        for path in paths:
+            with warnings.catch_warnings():  # torchvision 0.29 announces TorchCodec at every call
+                warnings.filterwarnings("ignore", "The image decoding and encoding capabilities", DeprecationWarning)
+                image = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+            scale = max(h / image.shape[-2], w / image.shape[-1])
+            resized = [max(h, round(image.shape[-2] * scale)), max(w, round(image.shape[-1] * scale))]
+            photos.append(TF.center_crop(TF.resize(image, resized, antialias=True), [h, w]))
+        return torch.stack(photos)
+    wanted = {"sklearn": "scikit-learn", "skimage": "scikit-image"}
+    which = wanted[source] if source else "scikit-learn (or scikit-image)"
+    raise ModuleNotFoundError(
+        f"sample_photos needs the photos that ship with {which}, which is not installed: "
+        f"pip install {wanted[source] if source else 'scikit-learn'}")
 
 
 def lighting_alphas(batch_size: int, num_channels: int, alpha_std: float = 0.1,

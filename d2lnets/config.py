@@ -2,16 +2,33 @@
 
 One notebook runs on every machine: ``D2LNETS_PROFILE`` says how much work it does.
 
-========  ==========================================  =======================================
-profile   for                                          budget on a 2-core CPU
-========  ==========================================  =======================================
-smoke     CI: proves every cell runs                   a chapter in well under a minute
-cpu       a learner's laptop: real results             a chapter in at most 10 minutes
-full      a GPU: the book's and paper's settings       —
-========  ==========================================  =======================================
+========  ==========================================  ==============================================
+profile   for                                         budget on a 2-core CPU
+========  ==========================================  ==============================================
+smoke     CI: proves every cell runs                  a chapter in well under a minute
+cpu       a learner's laptop: real results            a chapter in at most 9 minutes (12 in fp32)
+full      a GPU: the book's and paper's settings      —
+========  ==========================================  ==============================================
 
 The default is ``full`` when CUDA is available, else ``cpu``. ``D2LNETS_DEVICE`` overrides
 the device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+
+The environment variables the package reads, each through :func:`env` (or the small function
+named after what it holds, below it):
+
+==========================  ==============================================================================
+variable                    what it does
+==========================  ==============================================================================
+``D2LNETS_PROFILE``         the run profile: ``smoke``, ``cpu`` or ``full`` (:func:`profile`)
+``D2LNETS_DEVICE``          the device to train on, e.g. ``cpu``, ``cuda:1`` (:func:`default_device`)
+``D2LNETS_PRECISION``       ``fp32``: ``precision="auto"`` means fp32 in every run (:mod:`d2lnets.precision`)
+``D2LNETS_DATA``            a folder holding the dataset files, searched first (:mod:`d2lnets.data`)
+``D2LNETS_RUNS``            where models are saved and loaded (:mod:`d2lnets.saving`)
+``D2LNETS_RESULTS``         a JSON-lines file that chapters' results and reports are appended to (:mod:`d2lnets.records`)
+``D2LNETS_RUN_LOG``         a JSON-lines file that every training run is appended to (:mod:`d2lnets.records`)
+``D2LNETS_REQUIRE_DEVICE``  a device type (``cuda``) training must run on, else it stops (CI's GPU job)
+``D2LNETS_REUSE_MEMORY``    ``0``: keep glibc's memory defaults while training (:mod:`d2lnets.memory`)
+==========================  ==============================================================================
 """
 from __future__ import annotations
 
@@ -25,9 +42,62 @@ import torch
 
 from ._validate import as_int
 
-__all__ = ["PROFILES", "Profile", "as_device", "default_device", "profile", "set_seed", "try_gpu"]
+__all__ = ["ENV", "PROFILES", "Profile", "as_device", "data_dir", "default_device", "env", "forced_precision",
+           "profile", "required_device", "results_path", "reuse_memory", "run_log_path", "runs_dir_setting",
+           "set_seed", "try_gpu"]
 
 PROFILES = ("smoke", "cpu", "full")
+
+# The variables of the table above (the docstring says what each does).
+ENV = ("D2LNETS_PROFILE", "D2LNETS_DEVICE", "D2LNETS_PRECISION", "D2LNETS_DATA", "D2LNETS_RUNS",
+       "D2LNETS_RESULTS", "D2LNETS_RUN_LOG", "D2LNETS_REQUIRE_DEVICE", "D2LNETS_REUSE_MEMORY")
+
+
+def env(name: str) -> str:
+    """The value of the package's environment variable ``name``, stripped ("" when unset)."""
+    if name not in ENV:
+        raise KeyError(f"{name} is not one of the package's environment variables: {', '.join(ENV)}")
+    return os.environ.get(name, "").strip()
+
+
+def forced_precision() -> str | None:
+    """``"fp32"`` when ``$D2LNETS_PRECISION`` forces fp32, else None."""
+    value = env("D2LNETS_PRECISION").lower()
+    if value in ("", "auto"):
+        return None
+    if value != "fp32":
+        raise ValueError(f"D2LNETS_PRECISION={value!r}: set it to 'fp32' (fp32 in every run) or leave it unset")
+    return value
+
+
+def data_dir() -> str | None:
+    """``$D2LNETS_DATA``: a folder that holds the dataset files, or None."""
+    return env("D2LNETS_DATA") or None
+
+
+def runs_dir_setting() -> str | None:
+    """``$D2LNETS_RUNS``: where models are saved, or None."""
+    return env("D2LNETS_RUNS") or None
+
+
+def results_path() -> str | None:
+    """``$D2LNETS_RESULTS``: the file chapters' results and reports go to, or None."""
+    return env("D2LNETS_RESULTS") or None
+
+
+def run_log_path() -> str | None:
+    """``$D2LNETS_RUN_LOG``: the file every training run is logged to, or None."""
+    return env("D2LNETS_RUN_LOG") or None
+
+
+def required_device() -> str | None:
+    """``$D2LNETS_REQUIRE_DEVICE``: the device type training must run on, or None."""
+    return env("D2LNETS_REQUIRE_DEVICE") or None
+
+
+def reuse_memory() -> bool:
+    """False when ``D2LNETS_REUSE_MEMORY=0``."""
+    return env("D2LNETS_REUSE_MEMORY") != "0"
 
 
 def try_gpu(i: int = 0) -> torch.device:
@@ -64,10 +134,32 @@ def as_device(device: torch.device | str | int | None, name: str = "device") -> 
     return device
 
 
+def accelerator() -> torch.device | None:
+    """This machine's accelerator, preferring NVIDIA's CUDA, then Apple's MPS, then Intel's XPU, then
+    whatever ``torch.accelerator`` reports (in a torch that has it); None when there is none."""
+    if torch.cuda.is_available() and torch.cuda.device_count() > 0:
+        return torch.device("cuda:0")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        return torch.device("xpu:0")
+    other = getattr(torch, "accelerator", None)
+    if other is not None and other.is_available():
+        return torch.device(other.current_accelerator())
+    return None
+
+
 def default_device() -> torch.device:
-    """The device training uses unless told otherwise: ``$D2LNETS_DEVICE``, else :func:`try_gpu`."""
-    name = os.environ.get("D2LNETS_DEVICE", "").strip()
-    return as_device(name, "D2LNETS_DEVICE") if name else try_gpu()
+    """The device training uses unless told otherwise: ``$D2LNETS_DEVICE``, else the machine's
+    :func:`accelerator` (CUDA, MPS, XPU), else the CPU. (:func:`try_gpu` keeps the book's meaning:
+    a CUDA GPU or the CPU.) On MPS and XPU, training runs in fp32 without ``channels_last``: the
+    faster settings have been measured on CPUs and CUDA only."""
+    name = env("D2LNETS_DEVICE")
+    if name:
+        return as_device(name, "D2LNETS_DEVICE")
+    return accelerator() or torch.device("cpu")
 
 
 def set_seed(seed: int) -> None:
@@ -103,14 +195,17 @@ class Profile:
         return f"profile {self.name!r} on {self.device} ({subset})"
 
 
-def profile() -> Profile:
-    """The run profile from ``$D2LNETS_PROFILE`` (default: ``full`` with CUDA, else ``cpu``)."""
+def profile(name: str | None = None) -> Profile:
+    """The run profile ``name``, by default the one ``$D2LNETS_PROFILE`` names (default: ``full``
+    with CUDA, else ``cpu``)."""
     device = default_device()
-    name = os.environ.get("D2LNETS_PROFILE", "").strip().lower()
+    given = name is not None
+    name = (name if given else env("D2LNETS_PROFILE")).lower()
     if not name:
         name = "full" if device.type == "cuda" else "cpu"
     if name not in PROFILES:
-        raise ValueError(f"D2LNETS_PROFILE={name!r} is not a profile; choose one of {', '.join(PROFILES)}")
+        where = "profile" if given else "D2LNETS_PROFILE"
+        raise ValueError(f"{where}={name!r} is not a profile; choose one of {', '.join(PROFILES)}")
     if name == "smoke":
         return Profile(name, device, num_train=2048, num_test=1024)
     return Profile(name, device, num_train=None, num_test=None)

@@ -15,13 +15,21 @@ another's name (train and test swapped) is named for what it is.
 
 Batches are made from the in-memory tensors: shuffling is seeded, resizing is one bilinear
 interpolation per batch (never per image through PIL), and no worker processes are needed.
+
+The same layer serves every dataset (:mod:`d2lnets.datasets`: CIFAR-10, Flowers-102, any folder
+of images): a :class:`DatasetSpec` says which files make the dataset, and :func:`locate` searches
+``root``, ``$D2LNETS_DATA``, the repository's ``data/`` (each also in the dataset's usual
+sub-folder) and the system folders, in that order; :func:`verify_file` checks a file against
+:data:`KNOWN_MD5`; a dataset found nowhere raises one :class:`DataNotFoundError` naming every
+folder searched and every remedy; :class:`ImageLoader` (of which :class:`FashionMNISTLoader` is
+the one-channel case) batches any uint8 images held in memory.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +38,16 @@ import torch.nn.functional as F
 
 from ._validate import as_int, as_size, instance_of, require, short
 from .config import as_device
+from .config import data_dir as _data_dir_setting  # $D2LNETS_DATA, read in one place
 from .memory import reuse_freed_memory
 
 __all__ = [
     "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "TEXT_LABELS", "ChecksumError", "DataNotFoundError",
-    "FashionMNISTLoader", "data_dirs", "get_fashion_mnist_labels", "load_data_fashion_mnist",
-    "load_fashion_mnist_tensors",
+    "DatasetSpec", "FashionMNISTLoader", "ImageLoader", "data_dirs", "get_fashion_mnist_labels",
+    "load_data_fashion_mnist", "load_fashion_mnist_tensors", "locate", "verify_file",
+    # from d2lnets.datasets
+    "CIFAR10_LABELS", "load_cifar10_tensors", "load_data_cifar10", "load_data_flowers102",
+    "load_data_image_folder", "load_flowers102_tensors", "load_image_folder_tensors",
 ]
 
 TEXT_LABELS = ["t-shirt", "trouser", "pullover", "dress", "coat",
@@ -60,6 +72,14 @@ KNOWN_MD5: dict[str, dict[str, set[str]]] = {
     "t10k-labels-idx1-ubyte": {"gz": {"0d30e22e447f3c33dab9ed536400ac01", "bb300cfdad3c16e7a12a480ee83cd310"},
                                "raw": {"15d484375f8d13e6eb1aabb0c3f46965"}},
 }
+# Other datasets' files, checked as stored ("file": the MD5 of the file's bytes; torchvision's values).
+KNOWN_MD5.update({
+    "cifar-10-python.tar.gz": {"file": {"c58f30108f718f92721af3b95e74349a"}},
+    "102flowers.tgz": {"file": {"52808999861908f626f3c1f4e79d11fa"}},
+    "imagelabels.mat": {"file": {"e0620be6f572b9609742df49c70aed4d"}},
+    "setid.mat": {"file": {"a5357ecc9cb78c4bef273ce3793fc85c"}},
+})
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")  # where system packages put datasets (Debian's convention)
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 _REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 _CACHE: dict[tuple, dict[str, torch.Tensor]] = {}
@@ -80,16 +100,97 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "d2lnets"
 
 
-def data_dirs(root: str | os.PathLike | None = None) -> list[Path]:
-    """Every folder searched for the IDX files, in order."""
-    dirs: list[Path] = []
+class DatasetSpec:
+    """What makes a dataset on disk, and where and how :func:`locate` looks for it.
+
+    ``files`` maps a key to the file's name; ``subdirs`` are searched below every base folder
+    (``root``, ``$D2LNETS_DATA``, ``data/``) after the base folders themselves; ``system_dirs``
+    last. ``remedies`` are the ways to get the data, one line each, for the not-found message;
+    ``download(target)`` fetches the files into ``target / download_subdir``.
+    """
+
+    def __init__(self, name: str, files: dict[str, str], *, subdirs: Sequence[str] = (),
+                 system_dirs: Sequence[Path] = (), remedies: Sequence[str] = (), what: str | None = None,
+                 listing: str | None = None, download: Callable[[Path], None] | None = None,
+                 download_subdir: str = "") -> None:
+        self.name, self._files, self.subdirs = name, dict(files), tuple(subdirs)
+        self._system_dirs, self.remedies = [Path(d) for d in system_dirs], tuple(remedies)
+        self.what = what or (f"the file {next(iter(files.values()))}" if len(files) == 1 else
+                             f"the {_NUMBER_WORDS.get(len(files), len(files))} files")
+        if listing is None:
+            listing = f"{self.what} {', '.join(files.values())}" if len(files) > 1 else next(iter(files.values()))
+        self.listing = listing
+        self._download, self.download_subdir = download, download_subdir
+
+    @property
+    def files(self) -> dict[str, str]:
+        return self._files
+
+    def system_dirs(self) -> list[Path]:
+        return list(self._system_dirs)
+
+    def present(self, directory: Path) -> dict[str, Path]:
+        """Those of the files that ``directory`` holds."""
+        return {key: directory / name for key, name in self.files.items() if (directory / name).is_file()}
+
+    def find(self, directory: Path) -> dict[str, Path] | None:
+        """All the files in ``directory``, or None if any is missing."""
+        found = self.present(directory)
+        return found if len(found) == len(self.files) else None
+
+    @property
+    def can_download(self) -> bool:
+        return self._download is not None
+
+    def download(self, target: Path) -> None:
+        self._download(target)
+
+    def __repr__(self) -> str:
+        return f"DatasetSpec({self.name!r}, files={list(self.files.values())})"
+
+
+_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+
+
+class _FashionMNISTSpec(DatasetSpec):
+    """Fashion-MNIST: its four IDX files, each unpacked or ``.gz``; the module's globals are read at
+    call time, so that tests can replace them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Fashion-MNIST", FILES, subdirs=("FashionMNIST/raw",), what="the four files",
+            listing=f"the four files {', '.join(f'{n}[.gz]' for n in FILES.values())}",
+            remedies=("offline (Debian/Ubuntu): sudo apt-get install dataset-fashion-mnist",
+                      ("online: connect to the network and call load_data_fashion_mnist again "
+                       "(torchvision downloads it into data/)")),
+            download=lambda target: _download(target), download_subdir="FashionMNIST/raw")
+        self.looked_for = "train-images-idx3-ubyte[.gz] and its three companions"
+
+    @property
+    def files(self) -> dict[str, str]:
+        return FILES
+
+    def system_dirs(self) -> list[Path]:
+        return [DEBIAN_DIR]
+
+    def present(self, directory: Path) -> dict[str, Path]:
+        return _present(directory)
+
+    def find(self, directory: Path) -> dict[str, Path] | None:
+        return _find(directory)
+
+
+def data_dirs(root: str | os.PathLike | None = None, dataset: DatasetSpec | None = None) -> list[Path]:
+    """Every folder searched for ``dataset``'s files (default: Fashion-MNIST's), in order."""
+    spec = FASHION_MNIST if dataset is None else dataset
+    bases: list[Path] = []
     if root is not None:
-        dirs.append(Path(root))
-    if os.environ.get("D2LNETS_DATA"):
-        dirs.append(Path(os.environ["D2LNETS_DATA"]))
-    dirs.append(_default_data_dir())
-    dirs += [d / "FashionMNIST" / "raw" for d in list(dirs)]
-    dirs.append(DEBIAN_DIR)
+        bases.append(Path(root))
+    env = _data_dir_setting()
+    if env:
+        bases.append(Path(env))
+    bases.append(_default_data_dir())
+    dirs = bases + [base / sub for sub in spec.subdirs for base in bases] + spec.system_dirs()
     return list(dict.fromkeys(d.expanduser() for d in dirs))
 
 
@@ -109,20 +210,109 @@ def _present(directory: Path) -> dict[str, Path]:
     return found
 
 
-def _not_in(said: str, folder: Path) -> DataNotFoundError:
-    """The error for a folder the caller named that does not hold the four files."""
-    present = max(_present(folder), _present(folder / "FashionMNIST" / "raw"), key=len)
+FASHION_MNIST = _FashionMNISTSpec()
+
+
+def _not_in(said: str, folder: Path, spec: DatasetSpec | None = None) -> DataNotFoundError:
+    """The error for a folder the caller named that does not hold the dataset's files."""
+    spec = FASHION_MNIST if spec is None else spec
+    present = max([spec.present(folder)] + [spec.present(folder / sub) for sub in spec.subdirs], key=len)
     if not folder.is_dir():
         what = "no such folder exists"
     elif not present:
-        what = "the folder holds none of the four files"
+        what = f"the folder holds none of {spec.what}" if len(spec.files) > 1 else f"the folder lacks {spec.what}"
     else:
-        missing = [FILES[k] for k in FILES if k not in present]
-        what = f"the folder holds only {len(present)} of the four files; missing: {', '.join(missing)}"
+        missing = [name for key, name in spec.files.items() if key not in present]
+        what = (f"the folder holds only {len(present)} of {spec.what}; missing: {', '.join(missing)}")
+    inside = f" (or in its {' or '.join(f'{sub}/' for sub in spec.subdirs)})" if spec.subdirs else ""
     return DataNotFoundError(
-        f"Fashion-MNIST was not found in {said} ({folder}): {what}. Put the four files "
-        f"{', '.join(f'{n}[.gz]' for n in FILES.values())} there (or in its FashionMNIST/raw/), "
-        "or leave it out to use the other copies.")
+        f"{spec.name} was not found in {said} ({folder}): {what}. Put {spec.listing} "
+        f"there{inside}, or leave it out to use the other copies.")
+
+
+def locate(spec: DatasetSpec, root: str | os.PathLike | None = None, *, download: bool = True) -> dict[str, Path]:
+    """The paths of ``spec``'s files (key -> path), searched in the order of :func:`data_dirs`.
+
+    A folder the caller named (``root``, else ``$D2LNETS_DATA``) must hold them: a missing, empty
+    or incomplete one is an error, never a silent switch to another copy -- except that ``root``
+    is downloaded into when ``download``. With no copy anywhere the files are downloaded (if the
+    dataset has a download and ``download``) into ``root`` or ``data/``; failing that, one
+    :class:`DataNotFoundError` names every folder searched and every way to get the data.
+    """
+    dirs = data_dirs(root, spec)
+    env = _data_dir_setting()
+    named = (f"root={str(root)!r}", Path(root)) if root is not None else (
+        ("$D2LNETS_DATA", Path(env)) if env else None)
+    paths = None
+    if named is not None:  # a folder the caller named must hold the data: never another copy silently
+        said, folder = named
+        folder = folder.expanduser()
+        for candidate in [folder] + [folder / sub for sub in spec.subdirs]:
+            paths = spec.find(candidate)
+            if paths is not None:
+                break
+        if paths is None and not (root is not None and download and spec.can_download):
+            raise _not_in(said, folder, spec)
+    else:
+        paths = next((p for p in map(spec.find, dirs) if p is not None), None)
+    if paths is not None:
+        return paths
+    if not download:
+        reason = "downloading was switched off (download=False)"
+    elif not spec.can_download:
+        reason = f"{spec.name} has no download"
+    else:
+        target = Path(root).expanduser() if root is not None else _default_data_dir()
+        try:
+            spec.download(target)
+        except Exception as e:  # noqa: BLE001 - any failure leads to the same advice
+            reason = f"the download into {target} failed: {type(e).__name__}: {e}"
+        else:
+            reason = f"the download into {target} did not produce {spec.what}"
+        paths = spec.find(target / spec.download_subdir if spec.download_subdir else target)
+        if paths is not None:
+            return paths
+    searched = "\n".join(f"  - {d}" for d in dirs)
+    ways = {1: "this way", 2: "either of two ways"}.get(len(spec.remedies), f"any of {len(spec.remedies)} ways")
+    looked_for = getattr(spec, "looked_for", None) or ", ".join(spec.files.values())
+    raise DataNotFoundError(
+        f"{spec.name} was not found. Looked for {looked_for} in:\n{searched}\nand {reason}.\n"
+        f"Get the data in {ways}:\n" + "\n".join(f"  - {r}" for r in spec.remedies) +
+        f",\nor point $D2LNETS_DATA at a folder that holds {spec.what}."
+    )
+
+
+def verify_file(path: Path, name: str | None = None, *, verify: bool = True) -> None:
+    """Check ``path`` against the known MD5s of the genuine file ``name`` (default: its own name).
+
+    Raises :class:`ChecksumError` naming the file: corrupt or truncated, or a genuine file of
+    another name (the two were swapped). Reads the file in chunks (large archives stay out of memory).
+    """
+    if not verify:
+        return
+    path = Path(path)
+    name = name or path.name
+    known = KNOWN_MD5.get(name, {}).get("file")
+    if known is None:
+        raise ChecksumError(f"no checksum is known for {name} ({path}); pass verify=False to read it unchecked")
+    md5 = hashlib.md5()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                md5.update(block)
+    except OSError as e:
+        raise ChecksumError(f"{path} could not be read: {e}") from e
+    digest = md5.hexdigest()
+    if digest in known:
+        return
+    genuine = _identify(digest)
+    if genuine is not None and genuine[0] != name:
+        raise ChecksumError(f"{path} is the genuine {genuine[0]} (its MD5 {digest} says so), stored as "
+                            f"{path.name}: the files are swapped or misnamed. Rename it to {genuine[0]}.")
+    raise ChecksumError(
+        f"{path} is corrupt or truncated: its MD5 {digest} matches no known copy of {name} "
+        f"(known: {', '.join(sorted(known))}). Delete it and load again; the data will be looked up "
+        "elsewhere or downloaded.")
 
 
 def _identify(digest: str) -> tuple[str, str] | None:
@@ -187,39 +377,7 @@ def load_fashion_mnist_tensors(
 ) -> dict[str, torch.Tensor]:
     """The whole dataset as tensors: ``train_images``/``test_images`` uint8 [N, 28, 28],
     ``train_labels``/``test_labels`` int64 [N]. Loaded once per process, then served from memory."""
-    dirs = data_dirs(root)
-    env = os.environ.get("D2LNETS_DATA")
-    named = (f"root={str(root)!r}", Path(root)) if root is not None else (
-        ("$D2LNETS_DATA", Path(env)) if env else None)
-    if named is not None:  # a folder the caller named must hold the data: never another copy silently
-        said, folder = named
-        folder = folder.expanduser()
-        paths = _find(folder) or _find(folder / "FashionMNIST" / "raw")
-        if paths is None and not (root is not None and download):
-            raise _not_in(said, folder)
-    else:
-        paths = next((p for p in map(_find, dirs) if p is not None), None)
-    if paths is None and download:
-        target = Path(root) if root is not None else _default_data_dir()
-        try:
-            _download(target)
-        except Exception as e:  # noqa: BLE001 - any failure leads to the same advice
-            reason = f"the download into {target} failed: {type(e).__name__}: {e}"
-        else:
-            reason = f"the download into {target} did not produce the four files"
-        paths = _find(target / "FashionMNIST" / "raw")
-    else:
-        reason = "downloading was switched off (download=False)"
-    if paths is None:
-        searched = "\n".join(f"  - {d}" for d in dirs)
-        raise DataNotFoundError(
-            "Fashion-MNIST was not found. Looked for train-images-idx3-ubyte[.gz] and its three "
-            f"companions in:\n{searched}\nand {reason}.\nGet the data in either of two ways:\n"
-            "  - offline (Debian/Ubuntu): sudo apt-get install dataset-fashion-mnist\n"
-            "  - online: connect to the network and call load_data_fashion_mnist again "
-            "(torchvision downloads it into data/),\n"
-            "or point $D2LNETS_DATA at a folder that holds the four files."
-        )
+    paths = locate(FASHION_MNIST, root, download=download)
     key = tuple(str(p.resolve()) for p in paths.values()) + (verify,)
     if key not in _CACHE:
         tensors = {k: _parse_idx(_read_verified(p, verify), p, 3 if k.endswith("images") else 1)
@@ -246,14 +404,24 @@ def get_fashion_mnist_labels(labels) -> list[str]:
     return [TEXT_LABELS[int(v)] for v in values]
 
 
-class FashionMNISTLoader:
-    """Batches ``(X, y)`` from images held in memory: ``X`` float32 [B, 1, H, W] in [0, 1]
+class ImageLoader:
+    """Batches ``(X, y)`` from images held in memory: ``X`` float32 [B, C, H, W] in [0, 1]
     (normalised if asked), ``y`` int64 [B].
 
+    ``images`` are uint8, ``[N, H, W]`` (one channel, as Fashion-MNIST) or ``[N, C, H, W]``.
     Each pass over the loader shuffles anew (if ``shuffle``) with a generator seeded from
     ``seed`` and the epoch number; :meth:`set_epoch` fixes the epoch, as ``train_ch5`` does, so a
-    training run is reproducible however often the loader was iterated before.
+    training run is reproducible however often the loader was iterated before. Resizing (one
+    bilinear interpolation per batch), ``augment`` and normalisation run where the images are:
+    :meth:`to` moves them, e.g. to the training device. ``normalize``: ``True`` for the loader's
+    ``mean``/``std`` (per channel), or a pair ``(mean, std)``; ``classes`` names the labels.
+    ``rank``/``world_size``: with several processes (torch.distributed), this process's share of
+    each global batch of ``batch_size * world_size`` examples (:meth:`shard`).
     """
+
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    rank, world_size = 0, 1  # this process's share of each batch (torch.distributed): shard()
 
     def __init__(
         self,
@@ -265,24 +433,43 @@ class FashionMNISTLoader:
         resize: int | tuple[int, int] | None = None,
         seed: int = 0,
         drop_last: bool = False,
-        normalize: bool = False,
+        normalize: bool | tuple = False,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         device: torch.device | str | None = None,
+        classes: Sequence[str] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         batch_size, seed = as_int(batch_size, "batch_size"), as_int(seed, "seed", minimum=None)
+        self.rank, self.world_size = _check_shard(rank, world_size)
         for name, t in (("images", images), ("labels", labels)):
             instance_of(t, torch.Tensor, name, "a tensor")
-        if images.dtype != torch.uint8 or images.dim() != 3:
-            raise ValueError(f"images must be uint8 [N, H, W], got {images.dtype} {tuple(images.shape)}")
+        if images.dtype != torch.uint8 or images.dim() not in (3, 4):
+            raise ValueError(f"images must be uint8 [N, H, W] or [N, C, H, W], got {images.dtype} "
+                             f"{tuple(images.shape)}")
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         resize = None if resize is None else as_size(resize, "resize")
         require(augment is None or callable(augment), augment, "augment",
                 "None or a function of a batch of images, e.g. d2l.augment.Augment(crop=28, padding=2)")
+        channels = 1 if images.dim() == 3 else images.shape[1]
+        if isinstance(normalize, (tuple, list)):
+            if len(normalize) != 2:
+                raise ValueError("normalize must be True, False or a pair (mean, std), each a number or one per channel")
+            mean, std = (tuple(float(v) for v in torch.as_tensor(t, dtype=torch.float64).reshape(-1).tolist())
+                         for t in normalize)
+            self.mean, self.std, normalize = mean, std, True
+        elif normalize and (self.mean is None or self.std is None):
+            raise ValueError(f"{type(self).__name__} knows no mean and std to normalise with: "
+                             "pass normalize=(mean, std)")
+        if normalize and not all(len(t) in (1, channels) for t in (self.mean, self.std)):
+            raise ValueError(f"normalize needs one mean and one std, or one per channel ({channels}), "
+                             f"got {len(self.mean)} and {len(self.std)}")
         self.device = as_device(device) if device is not None else images.device
         self.images, self.labels = images.to(self.device), labels.to(self.device)
         self.batch_size, self.shuffle, self.resize, self.seed = batch_size, shuffle, resize, seed
-        self.drop_last, self.normalize, self.augment = drop_last, normalize, augment
+        self.drop_last, self.normalize, self.augment = drop_last, bool(normalize), augment
+        self.classes = None if classes is None else list(classes)
         self.epoch = 0
 
     @property
@@ -290,37 +477,58 @@ class FashionMNISTLoader:
         return len(self.images)
 
     @property
+    def num_channels(self) -> int:
+        return 1 if self.images.dim() == 3 else self.images.shape[1]
+
+    @property
     def image_size(self) -> tuple[int, int]:
         return self.resize or tuple(self.images.shape[-2:])
 
     def __len__(self) -> int:
         n, b = self.num_examples, self.batch_size
+        if self.world_size > 1:  # whole global batches only: every process takes as many steps
+            return n // (b * self.world_size)
         return n // b if self.drop_last else -(-n // b)
+
+    def shard(self, rank: int, world_size: int) -> ImageLoader:
+        """The same loader for process ``rank`` of ``world_size`` (torch.distributed): each pass
+        takes the same seeded order as the whole loader, cut into global batches of
+        ``batch_size * world_size`` examples, and gives this process its ``batch_size`` of each
+        (the ``rank``-th slice); an incomplete last global batch is left out."""
+        rank, world_size = _check_shard(rank, world_size)
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__, rank=rank, world_size=world_size)
+        if world_size > 1 and len(new) == 0:
+            raise ValueError(f"{self.num_examples} examples make no global batch of {self.batch_size} x "
+                             f"{world_size} processes: use a smaller batch_size")
+        return new
 
     def set_epoch(self, epoch: int) -> None:
         """Use the shuffle of epoch ``epoch`` on the next pass."""
         self.epoch = epoch
 
-    def to(self, device: torch.device | str) -> "FashionMNISTLoader":
+    def to(self, device: torch.device | str) -> ImageLoader:
         """The same loader with its tensors on ``device`` (batches are then made there)."""
         device = as_device(device)
         if device == self.device:
             return self
-        new = FashionMNISTLoader.__new__(FashionMNISTLoader)
+        new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__, device=device)
         new.images, new.labels = self.images.to(device), self.labels.to(device)
         return new
 
     def transform(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 [B, H, W] -> float32 [B, 1, H', W'] in [0, 1] (resized, augmented, normalised)."""
-        X = images.unsqueeze(1).float().div_(255)
+        """uint8 [B, H, W] or [B, C, H, W] -> float32 [B, C, H', W'] in [0, 1] (resized, augmented, normalised)."""
+        X = (images.unsqueeze(1) if images.dim() == 3 else images).float().div_(255)
         if self.resize is not None and tuple(X.shape[-2:]) != self.resize:
             X = F.interpolate(X, size=self.resize, mode="bilinear", align_corners=False,
                               antialias=self.resize[0] < X.shape[-2])
         if self.augment is not None:
             X = self.augment(X)
         if self.normalize:
-            X = (X - FASHION_MNIST_MEAN) / FASHION_MNIST_STD
+            mean, std = (torch.tensor(t, dtype=X.dtype, device=X.device).reshape(1, -1, 1, 1)
+                         for t in (self.mean, self.std))
+            X = (X - mean) / std
         return X
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -332,15 +540,34 @@ class FashionMNISTLoader:
             order = None
         self.epoch += 1
         stop = n - n % b if self.drop_last else n
+        w = self.world_size
+        starts = (range(0, stop, b) if w == 1 else  # this process's slice of each whole global batch
+                  range(self.rank * b, n - n % (b * w), b * w))
         with reuse_freed_memory(self.device):  # large batches reuse memory instead of page-faulting
-            for start in range(0, stop, b):
+            for start in starts:
                 idx = slice(start, min(start + b, n)) if order is None else order[start:start + b]
                 yield self.transform(self.images[idx]), self.labels[idx]
 
     def __repr__(self) -> str:
         h, w = self.image_size
-        return (f"FashionMNISTLoader({self.num_examples} examples, batch_size={self.batch_size}, "
-                f"{h}x{w}, shuffle={self.shuffle}, device={self.device})")
+        size = f"{h}x{w}" if self.images.dim() == 3 else f"{self.num_channels}x{h}x{w}"
+        return (f"{type(self).__name__}({self.num_examples} examples, batch_size={self.batch_size}, "
+                f"{size}, shuffle={self.shuffle}, device={self.device})")
+
+
+def _check_shard(rank, world_size) -> tuple[int, int]:
+    world_size = as_int(world_size, "world_size")
+    rank = as_int(rank, "rank", minimum=0)
+    if rank >= world_size:
+        raise ValueError(f"rank must be from 0 to world_size - 1 = {world_size - 1}, got {rank}")
+    return rank, world_size
+
+
+class FashionMNISTLoader(ImageLoader):
+    """An :class:`ImageLoader` of one-channel images normalised, if asked, by Fashion-MNIST's
+    pixel mean and standard deviation."""
+
+    mean, std = (FASHION_MNIST_MEAN,), (FASHION_MNIST_STD,)
 
 
 def _subset(n_total: int, n: int | None, seed: int, name: str) -> torch.Tensor | None:
@@ -391,3 +618,15 @@ def dataset_stats(images: torch.Tensor) -> tuple[float, float]:
     """Mean and standard deviation of uint8 images scaled to [0, 1]."""
     x = images.double().div(255)
     return x.mean().item(), x.std().item()
+
+
+# The other datasets share this module's search, checksums and loader (imported last: they use it).
+from .datasets import (
+    CIFAR10_LABELS,
+    load_cifar10_tensors,
+    load_data_cifar10,
+    load_data_flowers102,
+    load_data_image_folder,
+    load_flowers102_tensors,
+    load_image_folder_tensors,
+)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import os
 import platform
 import sys
 import threading
@@ -52,7 +51,9 @@ def _glibc():
 
 def available() -> bool:
     """True where :func:`reuse_freed_memory` takes effect (glibc, not switched off)."""
-    return os.environ.get("D2LNETS_REUSE_MEMORY", "1").strip() != "0" and _glibc() is not None
+    from .config import reuse_memory  # noqa: PLC0415 - config imports torch; memory stays light
+
+    return reuse_memory() and _glibc() is not None
 
 
 @contextlib.contextmanager

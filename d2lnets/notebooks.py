@@ -1,7 +1,8 @@
 """Run chapters top to bottom and keep their outputs: ``python -m d2lnets.notebooks --profile cpu``.
 
 ``make results`` uses it to refresh the committed notebooks from a real ``cpu``-profile run and to
-write ``RESULTS.md``. Outputs are scrubbed of machine-specific paths, and no per-cell timestamps are
+write ``RESULTS.md`` from the records the chapters wrote (:mod:`d2lnets.records`: their main
+results and reported values, through ``$D2LNETS_RESULTS``). Outputs are scrubbed of machine-specific paths, and no per-cell timestamps are
 stored, so re-running a chapter changes only what really changed.
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ import platform
 import sys
 import time
 from pathlib import Path
+
+from .records import describe_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,8 +65,10 @@ def _machine() -> str:
     return f"{platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}"
 
 
-def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: Path) -> None:
-    """RESULTS.md: one line per chapter's main result, as the committed notebooks show it."""
+def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: Path,
+                  reports: list[dict] = ()) -> None:
+    """RESULTS.md: one line per chapter's main result, as the committed notebooks show it, then
+    the values the chapters reported (``reports``: report records, :mod:`d2lnets.records`)."""
     lines = [
         "# Results",
         "",
@@ -80,7 +85,15 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
     notes = [f"- {r['chapter']}: {r['note']}" for r in rows if r.get("note")]
     if notes:
         lines += ["", "Notes:", "", *notes]
+    if reports:
+        lines += ["", "What the chapters' experiments report (`d2l.report`):", "",
+                  *(f"- {r['chapter']}: `{describe_report(r)}`" for r in reports)]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _kind(record: dict) -> str | None:
+    """A record's kind (:mod:`d2lnets.records`); records from before the schema had none."""
+    return record.get("kind") or ("result" if "model" in record else None)
 
 
 def _load_records(path: Path) -> list[dict]:
@@ -111,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["D2LNETS_RESULTS"] = str(fresh)
         try:
             seconds = run_notebook(path, args.profile)  # a failure raises here: earlier records stay
-            new = _load_records(fresh) + [{"chapter": path.stem, "wall_seconds": round(seconds, 1)}]
+            new = [{**r, "chapter": r.get("chapter") or path.stem} for r in _load_records(fresh)]  # reports
+            new += [{"chapter": path.stem, "wall_seconds": round(seconds, 1)}]
         finally:
             fresh.unlink(missing_ok=True)
         _write_records(records, [r for r in _load_records(records) if r["chapter"] != path.stem] + new)
@@ -119,9 +133,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.results:
         all_records = _load_records(records)
         wall = {r["chapter"]: r["wall_seconds"] for r in all_records if "wall_seconds" in r}
-        rows = sorted((r for r in all_records if "model" in r and r.get("profile") == args.profile),
-                      key=lambda r: r["chapter"])
-        write_results(rows, wall, args.profile, args.results)
+        rows, reports = ([r for r in all_records if _kind(r) == kind and r.get("profile") == args.profile]
+                         for kind in ("result", "report"))
+        rows.sort(key=lambda r: r["chapter"])
+        reports.sort(key=lambda r: r["chapter"])  # (stable: in the order each chapter reported them)
+        write_results(rows, wall, args.profile, args.results, reports)
         print(f"wrote {args.results}")
 
 

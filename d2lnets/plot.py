@@ -7,11 +7,12 @@ notebook). Outside a notebook nothing is displayed and plotting costs nothing.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
 
 from matplotlib.figure import Figure  # drawn without pyplot: nothing is shown unless we show it
 
-__all__ = ["Animator", "in_notebook", "plot_histories", "show_images", "show_figure"]
+__all__ = ["Animator", "Progress", "in_notebook", "plot_histories", "show_images", "show_figure"]
 
 
 def in_notebook() -> bool:
@@ -35,22 +36,27 @@ def _png(fig: Figure, dpi: int = 80):
 class Animator:
     """A live line plot: ``add(x, ys)`` appends a point to each line and redraws in place.
 
-    The book's ``Animator``, with one display handle instead of ``clear_output`` + SVG.
+    The book's ``Animator``, with one display handle instead of ``clear_output`` + SVG. A line whose
+    points come at fractions of an epoch (``x=1.3``) is drawn as a curve; ticks on an ``"epoch"``
+    axis are whole epochs (``integer_x``).
     """
 
     def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
                  legend: Sequence[str] = (), xlim=None, ylim=None, title: str | None = None,
-                 figsize: tuple[float, float] = (4.5, 3), show: bool | None = None) -> None:
+                 figsize: tuple[float, float] = (4.5, 3), show: bool | None = None,
+                 integer_x: bool | None = None) -> None:
         self.fig = Figure(figsize=figsize)
         self.ax = self.fig.add_subplot()
         self.legend, self.xlim, self.ylim = list(legend), xlim, ylim
+        self.integer_x = xlabel == "epoch" if integer_x is None else integer_x
         self.xlabel, self.ylabel, self.title = xlabel, ylabel, title
         self.X: list[list[float]] = []
         self.Y: list[list[float]] = []
         self.show = in_notebook() if show is None else show
         self._handle = None
 
-    def add(self, x: float, ys: float | Sequence[float | None]) -> None:
+    def add(self, x: float, ys: float | Sequence[float | None], draw: bool = True) -> None:
+        """A point on each line (None: none on that line); redrawn unless ``draw=False``."""
         if not isinstance(ys, (list, tuple)):
             ys = [ys]
         if not self.X:
@@ -59,7 +65,8 @@ class Animator:
             if y is not None:
                 self.X[i].append(x)
                 self.Y[i].append(y)
-        self.draw()
+        if draw:
+            self.draw()
 
     def draw(self) -> None:
         if not self.show:
@@ -67,7 +74,11 @@ class Animator:
         ax = self.ax
         ax.cla()
         for x, y, fmt in zip(self.X, self.Y, ("-", "m--", "g-.", "r:", "c-", "k--")):
-            ax.plot(x, y, fmt)
+            ax.plot(x, y, fmt, marker="o" if len(x) == 1 else None, markersize=3)
+        if self.integer_x:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(self.xlabel or "")
         ax.set_ylabel(self.ylabel or "")
         if self.title:
@@ -87,6 +98,35 @@ class Animator:
             self._handle = display(image, display_id=True)
         else:
             self._handle.update(image)
+
+
+class Progress:
+    """A one-line progress bar that updates in place in a notebook (a count when the total is unknown).
+
+    ``update(done, msg)`` redraws at most twice a second (``force=True``: now).
+    """
+
+    def __init__(self, total_batches: int | None) -> None:
+        from IPython.display import display
+
+        self.total, self.last = total_batches, 0.0
+        self.handle = display(self._text(0, total_batches, ""), display_id=True)
+
+    @staticmethod
+    def _text(done: int, total: int | None, msg: str):
+        from IPython.display import Pretty
+
+        if not total:
+            return Pretty(f"{done} batches  {msg}")
+        width = 30
+        filled = width * min(done, total) // total
+        return Pretty(f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} batches  {msg}")
+
+    def update(self, done: int, msg: str, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.handle is not None and (force or now - self.last > 0.5):  # None: not in a notebook
+            self.last = now
+            self.handle.update(self._text(done, self.total, msg))
 
 
 def show_figure(fig: Figure) -> None:
@@ -139,13 +179,26 @@ def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "tra
                              "has train_loss, train_acc, test_acc, examples_per_sec and seconds")
     fig = Figure(figsize=(figsize_per_plot[0] * len(metrics), figsize_per_plot[1]))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    from matplotlib.ticker import MaxNLocator
+
+    steps_of = {"train_loss": "step_loss", "train_acc": "step_acc"}  # recorded every few steps as well
     for ax, metric in zip(axes, metrics):
         for label, h in histories.items():
             values = getattr(h, metric)
-            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+            steps = getattr(h, steps_of.get(metric, ""), None)
+            if steps and len(getattr(h, "step_epoch", [])) == len(steps):  # the curve, every few steps
+                ax.plot(h.step_epoch, steps, label=label, linewidth=1)
+                ax.set_xlim(left=0)
+            else:
+                ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True)
+    if any(getattr(h, "step", None) for h in histories.values()):  # one epoch axis for every panel
+        lo = min(ax.get_xlim()[0] for ax in axes)
+        for ax in axes:
+            ax.set_xlim(left=lo)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     show_figure(fig)

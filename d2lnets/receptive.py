@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ._show import display_figure
 from ._validate import as_float, as_int, input_shape, instance_of
-from .summary import _windows, receptive_field
+from .shapes import _windows, receptive_field
 
 __all__ = ["ReceptiveField", "input_gradient", "show_receptive_field", "theoretical_box"]
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ._validate import as_float, instance_of, short
-from .config import PROFILES, profile as current_profile
+from .config import PROFILES, profile as current_profile, runs_dir_setting
 
 __all__ = ["ModelMismatchError", "load_model", "model_path", "repo_root", "runs_dir", "save_model"]
 
@@ -62,7 +62,7 @@ def repo_root() -> Path:
 def runs_dir() -> Path:
     """Where models are saved and loaded: ``$D2LNETS_RUNS``, else a temporary folder in a
     ``smoke`` run, else ``runs/`` in the repository's root (see the module's docstring)."""
-    env = os.environ.get("D2LNETS_RUNS", "").strip()
+    env = runs_dir_setting()
     if env:
         return Path(env).expanduser()
     if current_profile().name == "smoke":
@@ -173,10 +173,19 @@ def save_model(net: nn.Module, recipe: str, *, accuracy: float | None = None, pr
             raise ModelMismatchError(f"{path} holds the model of recipe {old.get('recipe')!r} in profile "
                                      f"{old.get('profile')!r}, not {recipe!r} in {profile!r}: not replacing it; "
                                      "move it away or delete it")
+    atomic_save({"format": FORMAT, "version": VERSION, "meta": meta, "state_dict": state}, path)
+    return path
+
+
+def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to a temporary file beside ``path``, then renamed over it
+    (``os.replace``): a crash while saving leaves the file that was there whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, "meta": meta, "state_dict": state}, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

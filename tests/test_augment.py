@@ -159,3 +159,101 @@ def test_bad_arguments_are_clear_value_errors(X, call, message):
 
 def test_module_docstring_says_where_it_runs():
     assert "GPU" in augment.__doc__
+
+
+# --- PCA components from a training set, and the photos to show them on ------------------------------
+
+def direct_components(images01):
+    """torch.cov over every pixel of every image (centred by the set's mean colour), then eigh."""
+    C = images01.shape[1]
+    cov = torch.cov(images01.double().transpose(0, 1).reshape(C, -1))
+    eigvals, eigvecs = torch.linalg.eigh(cov)
+    return cov, eigvals.flip(0), eigvecs.flip(1)
+
+
+def assert_same_components(got, images01, atol=1e-6):
+    eigvals, eigvecs = got
+    cov, ref_vals, ref_vecs = direct_components(images01)
+    torch.testing.assert_close(eigvals.double(), ref_vals, rtol=1e-5, atol=atol)
+    assert torch.all(eigvals[:-1] >= eigvals[1:])                       # descending
+    # columns are eigenvectors (eigh's convention): cov @ V = V diag(λ), V orthonormal
+    V = eigvecs.double()
+    torch.testing.assert_close(cov @ V, V * ref_vals, rtol=1e-4, atol=atol)
+    torch.testing.assert_close(V.T @ V, torch.eye(len(eigvals), dtype=torch.float64), rtol=0, atol=1e-5)
+    for i in range(len(eigvals)):  # the same directions as the direct computation, up to sign
+        assert abs(abs(float(V[:, i] @ ref_vecs[:, i])) - 1) < 1e-4
+
+
+@pytest.fixture
+def photos_like():
+    """Images with correlated channels and a different mean colour per image."""
+    g = _gen(20)
+    base = torch.rand(30, 1, 6, 5, generator=g)
+    images = torch.cat([base, 0.6 * base + 0.2 * torch.rand(30, 1, 6, 5, generator=g),
+                        torch.rand(30, 1, 6, 5, generator=g) * 0.3], dim=1)
+    images += torch.rand(30, 3, 1, 1, generator=g) * 0.3     # per-image colour casts
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def test_pca_components_match_torch_cov_on_all_pixels(photos_like):
+    as_float = photos_like.float() / 255
+    assert_same_components(pca_components(as_float, chunk=7), as_float)
+    # uint8 input is divided by 255, whatever the dtype the same numbers
+    got = pca_components(photos_like, chunk=4)
+    assert got[0].dtype == torch.float32
+    assert_same_components(got, as_float)
+    # centred by the mean colour of the whole set, not image by image
+    per_image = as_float - as_float.mean(dim=(2, 3), keepdim=True)
+    assert not torch.allclose(pca_components(per_image)[0], got[0], rtol=1e-3)
+
+
+def test_pca_components_from_a_loader(photos_like):
+    from d2lnets.data import ImageLoader
+
+    loader = ImageLoader(photos_like, torch.zeros(30, dtype=torch.long), 8, shuffle=True,
+                         augment=lambda X: X * 0 + 0.5)  # augmentation must not enter the statistics
+    assert_same_components(pca_components(loader), photos_like.float() / 255)
+    batches = [(photos_like[i:i + 8].float() / 255, None) for i in range(0, 30, 8)]  # any (X, y) iterable
+    assert_same_components(pca_components(batches), photos_like.float() / 255)
+    assert_same_components(pca_components([X for X, _ in batches]), photos_like.float() / 255)
+    with pytest.raises(ValueError, match="a loader of"):
+        pca_components(42)
+    with pytest.raises(ValueError, match="every batch needs 3 channels"):
+        pca_components([torch.rand(2, 3, 4, 4), torch.rand(2, 1, 4, 4)])
+
+
+def _fake_package(root, name, folder, files):
+    from torchvision.io import encode_jpeg, encode_png
+
+    (root / name / folder).mkdir(parents=True)
+    (root / name / "__init__.py").write_text("raise ImportError('never imported')\n")
+    g = _gen(30)
+    for i, f in enumerate(files):
+        image = torch.randint(0, 256, (3, 40 + 10 * i, 60), generator=g, dtype=torch.uint8)
+        encoded = encode_jpeg(image) if f.endswith(".jpg") else encode_png(image)
+        (root / name / folder / f).write_bytes(encoded.numpy().tobytes())
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+def test_sample_photos_from_the_installed_package(tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("sklearn", "skimage") else real_find_spec(name, *a))
+    with pytest.raises(ModuleNotFoundError, match="pip install scikit-learn"):
+        augment.sample_photos()
+    with pytest.raises(ModuleNotFoundError, match="pip install scikit-image"):
+        augment.sample_photos(source="skimage")
+    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
+    _fake_package(tmp_path, "sklearn", "datasets/images", ["china.jpg", "flower.jpg"])
+    _fake_package(tmp_path, "skimage", "data", ["astronaut.png", "coffee.png", "chelsea.png"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    photos = augment.sample_photos(32)
+    assert photos.shape == (2, 3, 32, 32) and photos.dtype == torch.uint8
+    assert augment.sample_photos((24, 48), source="skimage").shape == (3, 3, 24, 48)
+    (tmp_path / "skimage" / "data" / "coffee.png").unlink()
+    with pytest.raises(FileNotFoundError, match="coffee.png"):
+        augment.sample_photos(source="skimage")
+    with pytest.raises(ValueError, match="source must be"):
+        augment.sample_photos(source="pillow")

@@ -1,7 +1,8 @@
-"""The machinery of ``make bench`` (benchmarks/run.py), on tiny inputs: how steps are timed, the
-side-by-side run of the three loops, and the table. The figures themselves come from ``make bench``."""
-import importlib.util
-import json
+"""The machinery of ``make bench`` (benchmarks/), on tiny inputs: how steps are timed, the
+side-by-side run of the three loops, where the rows come from, and the table. The figures
+themselves come from ``make bench``."""
+import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,28 +12,33 @@ import d2lnets as d2l
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+BENCH = Path(__file__).parent.parent / "benchmarks"
+MODULES = ("timing", "matmul_peak", "training", "loaders", "batch_sweep", "accuracy", "compile_speed", "run")
+
 
 @pytest.fixture(scope="module")
 def bench():
-    path = Path(__file__).parent.parent / "benchmarks" / "run.py"
-    spec = importlib.util.spec_from_file_location("bench_run", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The benchmark modules, imported as ``python benchmarks/run.py`` imports them."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        modules = {name: __import__(name) for name in MODULES}
+    finally:
+        sys.path.remove(str(BENCH))
+    return type("Bench", (), modules)
 
 
 def test_step_clock_times_each_step_and_leaves_out_the_first(bench):
-    clock = bench.StepClock([0] * 4, torch.device("cpu"))
+    clock = bench.timing.StepClock([0] * 4, torch.device("cpu"))
     # stamps: start, then after steps 1..4 (step 1 is the slow warm-up)
     clock.passes = [[0.0, 5.0, 6.0, 7.0, 8.0], [10.0, 13.0, 14.0, 16.0, 17.0]]
     assert clock.examples_per_sec(32) == 32 / 1.0  # median of 1, 1, 1, 1, 2, 1
-    gpu = bench.StepClock([0] * 4, torch.device("cuda"))
+    gpu = bench.timing.StepClock([0] * 4, torch.device("cuda"))
     gpu.passes = clock.passes
     assert gpu.examples_per_sec(32) == pytest.approx((3 * 32 / 3 + 3 * 32 / 4) / 2)  # per pass, then the median
 
 
 def test_step_clock_stamps_every_fetch(bench):
-    clock = bench.StepClock([(1,), (2,), (3,)], torch.device("cpu"))
+    clock = bench.timing.StepClock([(1,), (2,), (3,)], torch.device("cpu"))
     assert len(clock) == 3
     assert list(clock) == [(1,), (2,), (3,)] and list(clock) == [(1,), (2,), (3,)]
     assert [len(s) for s in clock.passes] == [4, 4]
@@ -40,54 +46,92 @@ def test_step_clock_stamps_every_fetch(bench):
 
 
 def test_the_three_loops_run_on_the_same_batches(bench):
-    batches = [(torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))) for _ in range(bench.BATCHES)]
-    rates = bench.measure_training(lambda: d2l.models.lenet(variant="modern"), batches, torch.device("cpu"), 1)
+    batches = [(torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))) for _ in range(bench.timing.BATCHES)]
+    rates = bench.training.measure_training(lambda: d2l.models.lenet(variant="modern"), batches,
+                                            torch.device("cpu"), 1)
     assert set(rates) == {"auto", "fp32", "book"} and all(r > 0 for r in rates.values())
 
 
-def test_the_book_runs_quietly_and_its_plot_comes_back(bench):
+def test_the_book_trains_quietly_and_its_module_is_left_alone(bench, capsys):
     from d2l import torch as d2l_book
 
-    animator = d2l_book.Animator
-    with bench.book_quietly() as book:
-        assert book.Animator is not animator
-        print("not shown")
-    assert d2l_book.Animator is animator
+    before = dict(vars(d2l_book))
+    batches = [(torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))) for _ in range(5)]
+    bench.timing.book_train_ch6(d2l.models.lenet(variant="modern"), batches, batches[:1], 1, 0.01, torch.device("cpu"))
+    assert capsys.readouterr().out == ""
+    after = vars(d2l_book)
+    assert after.keys() == before.keys() and all(after[k] is v for k, v in before.items())
 
 
-def test_chapter_03_cpu_vgg_is_the_chapters(bench):
-    chapter = json.loads((Path(__file__).parent.parent / "chapters" / "03_vgg.ipynb").read_text())
-    cell = next("".join(c["source"]) for c in chapter["cells"] if "def cpu_vgg" in "".join(c["source"]))
-    definition = cell[cell.index("def cpu_vgg"):].split("\n\n")[0]
-    namespace = {"d2l": d2l, "nn": torch.nn}
-    exec(definition, namespace)
-    ours, theirs = bench.cpu_vgg(), namespace["cpu_vgg"]("A")
-    shapes = [[(k, v.shape) for k, v in net.state_dict().items()] for net in (ours, theirs)]
-    assert shapes[0] == shapes[1]
-    assert [type(m) for m in ours.modules()] == [type(m) for m in theirs.modules()]
+def test_rows_come_from_the_recipes(bench):
+    """Every row is a chapter's main run in the cpu or full profile: its model, size and batch
+    (the batch capped at 64 at 224 px), and every such run has its row."""
+    rows = bench.training.rows()
+    for row in rows:
+        for profile in row["profile"].split("+"):
+            R = d2l.recipe(row["chapter"], profile=profile)
+            assert row["recipe"].model == R.model and row["recipe"].variant == R.variant
+            assert row["model"] == R.title and row["size"] == R.image_size
+            assert row["batch_size"] == (min(R.batch_size, 64) if R.image_size >= 224 else R.batch_size)
+    covered = {(row["chapter"], p) for row in rows for p in row["profile"].split("+")}
+    assert covered == {(c, p) for c in d2l.list_recipes() for p in ("cpu", "full")}
+    # the README's Performance table, row by row
+    assert [(r["model"], r["size"], r["batch_size"]) for r in rows] == [
+        ("LeNet (modern)", 28, 256), ("AlexNet small", 32, 128), ("AlexNet (book)", 224, 64),
+        ("VGG-11 CPU-sized", 32, 128), ("VGG-11/4 (book)", 224, 64), ("ResNet-18 (book)", 48, 128),
+        ("ResNet-18 (book)", 96, 256), ("DenseNet (book)", 32, 128), ("DenseNet (book)", 96, 256)]
+    assert rows[0]["profile"] == "cpu+full"
 
 
+def test_the_cpu_sized_vgg_row_trains_chapter_3s_network(bench):
+    row = next(r for r in bench.training.rows() if r["chapter"] == "03_vgg" and r["profile"] == "cpu")
+    net = row["recipe"].make_net()
+    assert sum(p.numel() for p in net.parameters()) == 613_802
+    assert net(torch.rand(2, 1, 32, 32)).shape == (2, 10)
 
-@pytest.mark.parametrize("chapter", ["04_resnet", "05_densenet"])
-def test_rows_train_at_the_chapters_sizes_and_batches(bench, chapter):
-    """The chapters' ``image_size`` and ``batch_size`` in each profile are the bench rows'."""
-    source = "\n".join("".join(c["source"]) for c in json.loads(
-        (Path(__file__).parent.parent / "chapters" / f"{chapter}.ipynb").read_text())["cells"]
-        if c["cell_type"] == "code")
-    settings = [line for line in source.splitlines() if line.startswith(("image_size = ", "batch_size = "))]
-    assert len(settings) == 2, settings
-    rows = [(profile, size, batch) for ch, _, _, profile, size, batch in bench.MODELS if ch == chapter]
-    assert {profile for profile, _, _ in rows} == {"cpu", "full"}
-    for profile, size, batch in rows:
-        namespace = {"P": d2l.config.Profile(profile, torch.device("cpu"), None, None)}
-        exec("\n".join(settings), namespace)
-        assert (namespace["image_size"], namespace["batch_size"]) == (size, batch), (chapter, profile)
+
+def test_accuracy_and_compile_runs_follow_the_chapters_recipes(bench):
+    for R, (chapter, changes) in zip(bench.accuracy.recipes(quick=False), bench.accuracy.RUNS):
+        cpu = d2l.recipe(chapter, profile="cpu")
+        assert (R.model, R.variant, R.image_size, R.lr, R.momentum, R.schedule) == \
+               (cpu.model, cpu.variant, cpu.image_size, cpu.lr, cpu.momentum, cpu.schedule)
+        assert all(getattr(R, k) == v for k, v in changes.items())
+    assert len(bench.accuracy.recipes(quick=True)) == 1
+    assert set(bench.compile_speed.CHAPTERS) <= set(d2l.list_recipes())
+
+
+def test_benchmarks_use_only_public_names_and_change_nothing(bench):
+    """No private imports from d2lnets, no monkeypatching, no change of working directory."""
+    for path in BENCH.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("d2lnets"):
+                assert not any(part.startswith("_") for part in node.module.split(".")), (path.name, node.module)
+                assert not any(a.name.startswith("_") for a in node.names), (path.name, node.module)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "d2l":
+                assert not node.attr.startswith("_"), (path.name, node.attr)
+            if isinstance(node, ast.Assign):  # nothing assigned into a module: d2l.x = ..., d2l_book.x = ...
+                for target in node.targets:
+                    assert not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                                and target.value.id.startswith("d2l")), (path.name, ast.unparse(target))
+        assert "os.chdir" not in path.read_text(), path.name
+
 
 def test_one_epoch_of_a_loader_is_timed_whole(bench):
     X = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
     loader = d2l.FashionMNISTLoader(X, torch.arange(64) % 10, 16, resize=32)
-    assert bench.epoch_images_per_sec(loader, torch.device("cpu")) > 0
-    assert bench.epoch_images_per_sec(loader, torch.device("cpu"), warm_up=True) > 0
+    assert bench.timing.epoch_images_per_sec(loader, torch.device("cpu")) > 0
+    assert bench.timing.epoch_images_per_sec(loader, torch.device("cpu"), warm_up=True) > 0
+
+
+def test_the_book_reads_the_data_written_for_it(bench, tmp_path):
+    """The IDX files the bench writes for the book's loader are the dataset's, as torchvision reads them."""
+    import torchvision
+
+    bench.loaders.write_book_data(tmp_path)
+    book = torchvision.datasets.FashionMNIST(root=str(tmp_path), train=False, download=False)
+    ours = d2l.load_fashion_mnist_tensors()
+    assert torch.equal(book.data, ours["test_images"]) and torch.equal(book.targets, ours["test_labels"].long())
 
 
 def test_the_table(bench):
@@ -103,7 +147,7 @@ def test_the_table(bench):
                             "auto": {"test_acc": 0.876}, "fp32": {"test_acc": 0.878}}],
               "compile": [{"model": "LeNet (modern)", "size": 28, "batch_size": 256, "default": 20000.0,
                            "compiled": 12000.0, "speedup": 0.6, "compile_seconds": 35.0}]}
-    table = bench.format_table(result)
+    table = bench.run.format_table(result)
     assert "| LeNet (modern) | 28 | 256 | 20000.0 | 16000.0 | 10000.0 | 2.00× | 1.60× | 45 | 12% | 36× |" in table
     assert "| 224 px | 20000 | 4000 | 5.0× |" in table
     assert "| 224 px + crop, flip, PCA lighting | 9000 | — | — |" in table

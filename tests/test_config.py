@@ -52,3 +52,72 @@ def test_set_seed_reproduces():
     a = torch.rand(3)
     d2l.set_seed(7)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_every_environment_variable_of_the_package_is_in_configs_table():
+    import re
+    from pathlib import Path
+
+    from d2lnets import config
+
+    package = Path(config.__file__).parent
+    mentioned = {name for path in package.rglob("*.py") for name in re.findall(r"D2LNETS_[A-Z_]+", path.read_text())}
+    assert mentioned, "the grep found nothing"
+    assert mentioned <= set(config.ENV), f"not in config.ENV: {sorted(mentioned - set(config.ENV))}"
+    for name in config.ENV:
+        assert f"``{name}``" in config.__doc__, f"{name} is not in config's table"
+
+
+def test_env_reads_only_the_packages_variables(monkeypatch):
+    from d2lnets import config
+
+    monkeypatch.setenv("D2LNETS_RUN_LOG", "  /tmp/x.jsonl ")
+    assert config.env("D2LNETS_RUN_LOG") == "/tmp/x.jsonl" == config.run_log_path()
+    monkeypatch.delenv("D2LNETS_RESULTS", raising=False)
+    assert config.results_path() is None
+    monkeypatch.setenv("D2LNETS_REUSE_MEMORY", "0")
+    assert config.reuse_memory() is False
+    with pytest.raises(KeyError, match="not one of the package's environment variables"):
+        config.env("D2LNETS_NOPE")
+
+
+# --- every accelerator: the device choice with the detection functions replaced -------------------
+
+class _Backend:
+    def __init__(self, available):
+        self.available = available
+
+    def is_available(self):
+        return self.available
+
+    def device_count(self):
+        return int(self.available)
+
+
+@pytest.mark.parametrize("cuda, mps, xpu, expected", [
+    (True, True, True, "cuda:0"),
+    (False, True, True, "mps"),
+    (False, False, True, "xpu:0"),
+    (False, False, False, "cpu"),
+])
+def test_default_device_prefers_cuda_then_mps_then_xpu(monkeypatch, cuda, mps, xpu, expected):
+    import torch
+
+    from d2lnets import config
+
+    monkeypatch.delenv("D2LNETS_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: int(cuda))
+    monkeypatch.setattr(torch.backends, "mps", _Backend(mps))
+    monkeypatch.setattr(torch, "xpu", _Backend(xpu), raising=False)
+    monkeypatch.setattr(torch, "accelerator", _Backend(False), raising=False)
+    assert str(config.default_device()) == expected
+    assert str(config.try_gpu()) == ("cuda:0" if cuda else "cpu")   # the book's meaning: CUDA or the CPU
+
+
+def test_mps_trains_in_fp32_without_channels_last(monkeypatch):
+    from d2lnets import precision
+
+    monkeypatch.delenv("D2LNETS_PRECISION", raising=False)
+    settings = precision.choose_settings("mps")
+    assert settings.dtype is None and not settings.channels_last and settings.description == "fp32"

@@ -164,6 +164,7 @@ def test_modern_lenet_check_accepts_the_solution():
     (lambda: nn.Sequential(*list(_lenet())[:-1]), "layers|layer"),
     (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "layer"),
     (lambda: "not a network", "nn.Sequential"),
+    (lambda: _lenet(pool_kw={"kernel_size": 3, "stride": 2, "padding": 1}), "layer 2 .* kernel_size=3"),
 ])
 def test_modern_lenet_check_rejects(wrong, message):
     with pytest.raises(AssertionError, match=message):

@@ -304,13 +304,18 @@ def lab(course):
                     pytest.fail("JupyterLab did not answer within 120 s")
                 time.sleep(0.5)
         yield base, token
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+    finally:   # make, JupyterLab and its kernels share the process group: end them all
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                pass
+            if sig == signal.SIGTERM:
+                time.sleep(2)   # JupyterLab shuts its kernels down after make has gone
 
 
 @needs_venv

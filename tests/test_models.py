@@ -7,14 +7,11 @@ import torchvision
 from torch import nn
 
 import d2lnets.models as M
+from d2lnets import num_params as n_params
 from d2lnets.layers import LocalResponseNorm
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def n_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
 
 
 def on_meta(factory, *args, **kwargs) -> nn.Module:
@@ -119,6 +116,8 @@ def test_torchvision_style_initialisation():
     (M.alexnet, (), dict(variant="torchvision"), 61_100_840),
     (M.alexnet, (10, 1), dict(variant="d2l"), 46_764_746),
     (M.alexnet, (10, 1), dict(variant="small"), 7_507_050),
+    (M.alexnet, (), dict(variant="d2l"), 46_764_746),
+    (M.alexnet, (), dict(variant="small"), 7_507_050),
     (M.vgg, ("A",), {}, 132_863_336),
     (M.vgg, ("A-LRN",), {}, 132_863_336),
     (M.vgg, ("B",), {}, 133_047_848),
@@ -126,10 +125,19 @@ def test_torchvision_style_initialisation():
     (M.vgg, ("D",), {}, 138_357_544),
     (M.vgg, ("E",), {}, 143_667_240),
     (M.vgg, ("A", 10, 1), dict(width_ratio=4), 43_093_322),
+    (M.vgg11, (), dict(variant="d2l", width_ratio=4), 43_093_322),
+    (M.vgg11, (10, 1), dict(variant="d2l"), 128_806_154),
+    (M.vgg11, (10, 1), dict(variant="small"), 613_802),
+    (M.vgg11_bn, (), dict(variant="small"), 613_802),
+    (M.vgg, ("A-LRN",), dict(variant="small"), 613_802),
     (M.resnet18, (10, 1), dict(variant="d2l"), 11_178_378),
+    (M.resnet18, (), dict(variant="d2l"), 11_178_378),
     (M.densenet, (), {}, 758_226),
+    (M.densenet, (), dict(variant="d2l"), 758_226),
     (M.densenet, (10, 1), {}, 758_226),
     (M.lenet, (), {}, 61_706),
+    (M.lenet, (), dict(variant="d2l"), 61_706),
+    (M.lenet, (), dict(variant="modern"), 61_706),
 ])
 def test_parameter_counts(factory, args, kwargs, expected):
     assert n_params(on_meta(factory, *args, **kwargs)) == expected
@@ -330,8 +338,9 @@ def test_too_small_input(factory, kwargs, channels, size):
 
 
 @pytest.mark.parametrize("factory, kwargs", [
-    (M.alexnet, dict(variant="small")), (M.alexnet, dict(variant="paper")), (M.vgg11, dict(hidden=64)),
-    (M.resnet18, {}), (M.resnet50, dict(variant="d2l")), (M.densenet121, {}), (M.lenet, dict(in_channels=3)),
+    (M.alexnet, dict(variant="small", in_channels=3)), (M.alexnet, dict(variant="paper")), (M.vgg11, dict(hidden=64)),
+    (M.resnet18, {}), (M.resnet18, dict(variant="d2l", in_channels=3)), (M.densenet121, {}),
+    (M.lenet, dict(in_channels=3)),
 ])
 def test_wrong_channel_count(factory, kwargs):
     net = factory(**kwargs)

@@ -187,3 +187,162 @@ def test_accumulator_and_timer():
     assert acc.data == [4.0, 6.0]
     t = d2l.Timer()
     assert t.stop() >= 0 and len(t.times) == 1
+
+
+# --- History: points every few steps, and a round trip through plain types ---------------------------
+
+def test_history_records_points_every_few_steps(small_loaders):
+    train_iter, test_iter = small_loaders  # 8 batches an epoch: a point after every step
+    h = d2l.train_ch5(_lenet(), train_iter, test_iter, 2, lr=0.1, device="cpu", precision="fp32", verbose=False)
+    assert h.step == list(range(1, 17))
+    assert h.step_epoch == pytest.approx([i / 8 for i in range(1, 17)])
+    assert len(h.step_loss) == len(h.step_acc) == 16
+    assert all(0 <= a <= 1 for a in h.step_acc) and all(v > 0 for v in h.step_loss)
+    # the points of an epoch average to its loss (equal batches)
+    assert sum(h.step_loss[8:]) / 8 == pytest.approx(h.train_loss[1], rel=1e-5)
+    assert h.steps_to(0.0) == 1 and h.steps_to(2.0) is None
+    assert h.steps_to(1e9, metric="step_loss") == 1
+
+
+def test_history_records_about_ten_points_an_epoch():
+    d2l.set_seed(0)
+    batches = [(torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))) for _ in range(25)]
+    h = d2l.train_ch5(d2l.models.lenet(variant="modern"), batches, batches[:1], 2, lr=0.1, device="cpu",
+                      verbose=False)
+    # every 2 steps (25 // 10), and at the end of each epoch
+    assert h.step[:13] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25]
+    assert h.step_epoch[12] == 1.0 and h.step[-1] == 50 and h.step_epoch[-1] == 2.0
+
+
+def test_history_of_a_loader_without_len_places_its_points_on_the_epoch():
+    d2l.set_seed(0)
+    batches = [(torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))) for _ in range(4)]
+    h = d2l.train_ch5(d2l.models.lenet(variant="modern"), (b for b in batches), batches[:1], 1, lr=0.1,
+                      device="cpu", verbose=False)
+    assert h.step == [1, 2, 3, 4] and h.step_epoch == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_history_round_trips_through_plain_types(small_loaders):
+    train_iter, test_iter = small_loaders
+    h = d2l.train_ch5(_lenet(), train_iter, test_iter, 1, lr=0.1, device="cpu", verbose=False)
+    data = json.loads(json.dumps(h.to_dict()))
+    back = d2l.History.from_dict(data)
+    assert back == h and back.to_dict() == h.to_dict()
+    assert back.step == h.step and back.seconds == h.seconds and back.settings == h.settings
+    with pytest.raises(ValueError, match="no field 'nope'"):
+        d2l.History.from_dict({**data, "nope": 1})
+
+
+def test_a_run_that_diverges_keeps_only_the_points_of_complete_epochs(small_loaders):
+    train_iter, test_iter = small_loaders
+
+    class FailsInEpoch2:
+        calls = 0
+
+        def __call__(self, y_hat, y):
+            self.calls += 1
+            l = nn.functional.cross_entropy(y_hat, y)
+            return l * float("nan") if self.calls == 11 else l
+
+    with pytest.raises(d2l.TrainingDivergedError) as err:
+        d2l.train_ch5(_lenet(), train_iter, test_iter, 2, lr=0.1, loss=FailsInEpoch2(), device="cpu", verbose=False)
+    h = err.value.history
+    assert h.num_epochs == 1 and h.step == list(range(1, 9))
+
+
+# --- the calls the write-ups use -----------------------------------------------------------------
+
+def _weights_after(call, capsys):
+    net = _lenet(seed=8)
+    call(net)
+    return [p.detach().clone() for p in net.parameters()], capsys.readouterr().out
+
+
+FP32 = dict(precision="fp32", channels_last=False)
+
+
+def test_the_first_editions_call_trains_as_its_keyword_form(small_loaders, capsys):
+    train_iter, test_iter = small_loaders
+    sgd = lambda net: torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)  # noqa: E731
+    ours, _ = _weights_after(lambda net: d2l.train_ch5(net, train_iter, test_iter, 1, optimizer=sgd(net),
+                                                        device="cpu", verbose=False, **FP32), capsys)
+    theirs, out = _weights_after(lambda net: d2l.train_ch5(net, train_iter, test_iter, 64, sgd(net), "cpu", 1,
+                                                           **FP32), capsys)
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
+    said = [line for line in out.splitlines() if "stands for" in line]
+    assert said == ["train_ch5(net, train_iter, test_iter, batch_size, optimizer, device, num_epochs) is the "
+                    "book's first edition's call; it stands for train_ch5(net, train_iter, test_iter, "
+                    "num_epochs=1, optimizer=optimizer, device='cpu') (the loaders set the batch size)"]
+
+
+def test_the_alexnet_write_ups_call_trains_as_its_keyword_form(small_loaders, capsys):
+    train_iter, test_iter = small_loaders
+    ours, _ = _weights_after(lambda net: d2l.train_ch5(net, train_iter, test_iter, 1, lr=0.05,
+                                                        loss=nn.CrossEntropyLoss(), device="cpu", verbose=False,
+                                                        **FP32), capsys)
+    theirs, out = _weights_after(lambda net: d2l.train_ch5(net, train_iter, test_iter, nn.CrossEntropyLoss(), 1,
+                                                           64, "cpu", 0.05, **FP32), capsys)
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
+    assert "it stands for train_ch5(net, train_iter, test_iter, num_epochs=1, lr=0.05, loss=criterion, " \
+           "device='cpu')" in out
+    with pytest.raises(ValueError, match="give a learning rate"):  # its lr left out: SGD needs one
+        d2l.train_ch5(_lenet(), train_iter, test_iter, nn.CrossEntropyLoss(), 1, 64, "cpu")
+
+
+def test_the_first_editions_evaluate_accuracy(small_loaders, capsys, monkeypatch):
+    from d2lnets import train
+
+    monkeypatch.setattr(train, "_SAID", set())
+    _, test_iter = small_loaders
+    net = _lenet()
+    assert d2l.evaluate_accuracy(test_iter, net, "cpu") == d2l.evaluate_accuracy(net, test_iter, "cpu")
+    assert capsys.readouterr().out == ("evaluate_accuracy(data_iter, net, device) is the first edition's order; "
+                                       "it stands for evaluate_accuracy(net, data_iter, device='cpu')\n")
+    d2l.evaluate_accuracy(test_iter, net, "cpu")  # said once
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("args", [
+    (64, 0.1, "cpu", 1),                    # the first edition's form with a learning rate for its optimizer
+    (64, "optimizer", "cpu"),               # ... without num_epochs
+    ("loss", 1),                            # the write-up's form cut short
+    ("loss", 1, 64, "cpu", 0.1, "extra"),   # ... with one argument too many
+], ids=["lr for optimizer", "no num_epochs", "loss, too few", "loss, too many"])
+def test_a_call_that_fits_no_form_shows_the_forms(small_loaders, args):
+    train_iter, test_iter = small_loaders
+    net = _lenet()
+    swap = {"optimizer": torch.optim.SGD(net.parameters(), lr=0.1), "loss": nn.CrossEntropyLoss()}
+    args = [swap.get(a, a) if isinstance(a, str) else a for a in args]
+    with pytest.raises(TypeError, match="train_ch5 takes one of these forms") as err:
+        d2l.train_ch5(net, train_iter, test_iter, *args)
+    text = str(err.value)
+    assert "batch_size, optimizer, device, num_epochs" in text and "criterion, num_epochs, batch_size, device, lr" in text
+    assert "this call has" in text
+
+
+def test_evaluate_accuracy_that_fits_no_form_shows_the_forms(small_loaders):
+    _, test_iter = small_loaders
+    with pytest.raises(TypeError, match="evaluate_accuracy takes one of these forms"):
+        d2l.evaluate_accuracy(_lenet(), test_iter, "cpu", "fp32")
+    with pytest.raises(TypeError, match="evaluate_accuracy\\(data_iter, net, device=None\\)"):
+        d2l.evaluate_accuracy(3, 4)
+
+
+def test_precision_env_forces_fp32(small_loaders, monkeypatch):
+    train_iter, test_iter = small_loaders
+    monkeypatch.setenv("D2LNETS_PRECISION", "fp32")
+    h = d2l.train_ch5(_lenet(), train_iter, test_iter, 1, lr=0.1, device="cpu", verbose=False)
+    assert h.settings == "fp32, channels_last"
+
+
+def test_the_private_names_the_bench_used_still_work():
+    from d2lnets import train
+
+    settings = d2l.precision.choose_settings("cpu", "fp32", "auto")
+    assert train._choose_settings(torch.device("cpu"), "fp32", "auto") == (None, False, True) == (
+        settings.dtype, settings.scaler, settings.channels_last)
+    with train._autocast(torch.device("cpu"), torch.bfloat16):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    assert train.cpu_has_native_bf16 is d2l.precision.cpu_has_native_bf16

@@ -75,7 +75,3 @@ def randomize(ref: nn.Module, seed: int = 0, scale: float = 0.3) -> nn.Module:
                 m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
                 m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
     return ref.eval()
-
-
-def n_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())

@@ -17,7 +17,8 @@ from torch import nn
 
 from ..models.densenet import DenseBlock as _DenseBlock
 from ..models.densenet import transition_block as _transition_block
-from ._util import call, expect, n_params, randomize
+from ..shapes import num_params
+from ._util import call, expect, randomize
 
 __all__ = ["check_dense_block", "check_transition_block"]
 
@@ -99,7 +100,7 @@ def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
         assert bn_sizes == want_bn, (
             f"{what} has BatchNorm2d layers over {bn_sizes} channels, expected one per unit over "
             f"{want_bn}: unit i normalises its whole input, in_channels + i * growth_rate channels")
-        n_mine, n_ref = n_params(block), n_params(ref)
+        n_mine, n_ref = num_params(block), num_params(ref)
         assert n_mine == n_ref, (
             f"{what} has {n_mine:,} parameters; the package's has {n_ref:,}. Each unit is "
             "BatchNorm2d(in), ReLU, Conv2d(in, growth_rate, kernel_size=3, padding=1) with a bias")
@@ -143,7 +144,7 @@ def check_transition_block(transition_block: Callable[[int, int], nn.Module]) ->
             raise AssertionError(f"{what}: your BatchNorm2d normalises the convolution's output; the "
                                  "transition starts with BN and ReLU on its input: "
                                  "BatchNorm2d(in_channels), ReLU, then the 1x1 convolution")
-        n_mine, n_ref = n_params(net), n_params(ref)
+        n_mine, n_ref = num_params(net), num_params(ref)
         assert n_mine == n_ref, (
             f"{what} has {n_mine:,} parameters; the package's has {n_ref:,}: BatchNorm2d(in_channels) and "
             "a 1x1 Conv2d(in_channels, out_channels) with a bias, nothing else")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..shapes import num_params
 from ._util import call, expect
 
 __all__ = ["check_conv_output_size", "check_modern_lenet"]
@@ -33,8 +34,15 @@ _MODERN_LENET_TRACE = [
 ]
 
 
+# The windows of the layers whose output shape other settings could also give.
+_MODERN_LENET_SETTINGS = {
+    0: {"kernel_size": 5, "stride": 1, "padding": 2}, 3: {"kernel_size": 5, "stride": 1, "padding": 0},
+    2: {"kernel_size": 2, "stride": 2, "padding": 0}, 5: {"kernel_size": 2, "stride": 2, "padding": 0},
+}
+
+
 def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
-    """Chapter 1: LeNet-5 with ReLU and max pooling, as an ``nn.Sequential`` of 12 layers."""
+    """Chapter 1: the book's LeNet with ReLU and max pooling, as an ``nn.Sequential`` of 12 layers."""
     expect(make_net, "check_modern_lenet", "modern_lenet()", "factory or module")
     net = _build(make_net, "modern_lenet")
     assert isinstance(net, nn.Sequential), (
@@ -58,8 +66,15 @@ def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
             "Layer by layer the modern LeNet is: " + ", ".join(f"{k} {s}" for k, s in _MODERN_LENET_TRACE))
     assert len(trace) == len(_MODERN_LENET_TRACE), (
         f"your network has {len(trace)} layers; the modern LeNet has {len(_MODERN_LENET_TRACE)}")
-    n_params = sum(p.numel() for p in net.parameters())
-    assert n_params == 61_706, f"your network has {n_params:,} parameters; LeNet-5 has 61,706"
+    n_params = num_params(net)
+    assert n_params == 61_706, f"your network has {n_params:,} parameters; the book's LeNet has 61,706"
+    for i, layer in enumerate(net):   # shapes alone let other windows through, e.g. MaxPool2d(3, 2, padding=1)
+        for attr, want in _MODERN_LENET_SETTINGS.get(i, {}).items():
+            got = getattr(layer, attr)
+            got = got if isinstance(got, tuple) else (got, got)
+            assert got == (want, want), (
+                f"layer {i} ({type(layer).__name__}) has {attr}={got[0]}; the modern LeNet's has {attr}={want}: "
+                "it keeps the book's LeNet's windows and changes only the kind of pooling and activation")
 
 
 # (W, F, P, S) -> N, including AlexNet's first layer with and without the book's padding.

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.resnet import Residual as _Residual
-from ._util import call, expect, n_params, randomize
+from ..shapes import num_params
+from ._util import call, expect, randomize
 
 __all__ = ["check_residual"]
 
@@ -117,7 +118,7 @@ def check_residual(Residual: Callable[..., nn.Module]) -> None:
         assert len(bns) == 2, (
             f"{what} has {len(bns)} BatchNorm2d layers; the block has two, one after each 3x3 convolution")
         ref = randomize(_Residual(num_channels, use_1x1conv, strides, in_channels=3), scale=0.5)
-        n_mine, n_ref = n_params(block), n_params(ref)
+        n_mine, n_ref = num_params(block), num_params(ref)
         assert n_mine == n_ref, (
             f"{what} has {n_mine:,} parameters; the package's block has {n_ref:,}. Per 3x3 convolution: "
             "weights and a bias; per BatchNorm2d: a scale and a shift per channel")

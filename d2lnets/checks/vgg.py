@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..shapes import num_params
 from ._util import call, expect
 
 __all__ = ["check_receptive_field", "check_vgg_block"]
@@ -15,14 +16,6 @@ __all__ = ["check_receptive_field", "check_vgg_block"]
 # ----------------------------------------------------------------------------------------------
 # receptive field
 # ----------------------------------------------------------------------------------------------
-def _rf(layers) -> int:
-    """The right answer: walk back from one output pixel, F <- (F - 1) * S + K."""
-    f = 1
-    for k, s in reversed(layers):
-        f = (f - 1) * s + k
-    return f
-
-
 # Plausible wrong answers, each with the hint the check gives when the learner's numbers match it.
 def _rf_ignoring_stride(layers) -> int:
     f = 1
@@ -180,7 +173,7 @@ def check_vgg_block(vgg_block: Callable[..., nn.Module]) -> None:
         assert tuple(Y.shape) == (2, c_out, 8, 8), (
             f"{args} turns an input of shape {tuple(X.shape)} into {tuple(Y.shape)}; expected "
             f"{(2, c_out, 8, 8)}: the channels become out_channels and the pooling halves 16x16 to 8x8")
-        n_params = sum(p.numel() for p in blk.parameters())
+        n_params = num_params(blk)
         want = (9 * c_in + 1) * c_out + (n - 1) * (9 * c_out + 1) * c_out
         assert n_params == want, (
             f"{args} has {n_params:,} parameters, expected {want:,}: each 3x3 convolution has "

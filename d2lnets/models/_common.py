@@ -1,7 +1,9 @@
-"""Small pieces shared by every model file: input checks with errors a learner can act on."""
+"""Small pieces shared by every model file: input checks with errors a learner can act on, and
+the book's initialisation."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .._validate import as_int
 
@@ -59,3 +61,11 @@ def check_input(
             "its convolutions and poolings would shrink the feature maps to nothing; "
             f"resize the data (e.g. load_data_fashion_mnist(..., resize={min_size}))"
         )
+
+
+def init_cnn(module: nn.Module) -> None:
+    """The book's initialisation (``d2l.init_cnn`` in d2l 1.0): Xavier uniform on the weights of
+    convolutions and linear layers; biases and batch norm keep PyTorch's defaults.
+    Use as ``net.apply(init_cnn)``."""
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        nn.init.xavier_uniform_(module.weight)

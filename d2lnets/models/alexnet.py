@@ -11,15 +11,23 @@ paper         96-256-384-384-256          227x227 input, conv1 11/4 (no padding)
                                           (k=2, n=5, alpha=1e-4, beta=0.75, paper convention)
                                           after the ReLUs of conv1 and conv2, before pooling;
                                           two towers (groups=2 in conv2, conv4, conv5); 60,965,224
-                                          parameters (62,378,344 with ``groups=1``)
+                                          parameters (62,378,344 with ``groups=1``); dropout on
+                                          the outputs of fc6 and fc7 (Linear, ReLU, Dropout), as
+                                          the paper (section 4.2) and Caffe's reference model
 torchvision   64-192-384-256-256          ``torchvision.models.alexnet`` exactly (61,100,840
-                                          parameters, same module names, so state_dicts load)
+                                          parameters, same module names, so state_dicts load);
+                                          torchvision puts each Dropout *before* fc6 and fc7
+                                          (on their inputs), and none after fc7
 d2l           96-256-384-384-256          the book's Fashion-MNIST AlexNet: conv1 11/4 pad 1 on
                                           224x224, one tower, no LRN, 6400-4096-4096-classes with
                                           dropout after the hidden layers (46,764,746 parameters
-                                          with 1 channel and 10 classes)
-small         48-128-192-192-128          CPU-sized, for 32x32 images (28-96 px work)
+                                          with 1 channel and 10 classes), the book's Xavier
+                                          initialisation
+small         48-128-192-192-128          CPU-sized, for 32x32 images (28-96 px work); Xavier
 ============  ==========================  =====================================================
+
+``num_classes`` and ``in_channels`` default to 10 and 1 (Fashion-MNIST) for ``d2l`` and
+``small``, to 1000 and 3 (ImageNet) for ``paper`` and ``torchvision``.
 
 ``small`` halves the widths (and the hidden layers: 2048) and rescales the first layer: 11x11
 with stride 4 on 224 px covers about 5% of the image per step; on 32 px the same job is done by a
@@ -39,22 +47,25 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import LocalResponseNorm
-from ..summary import min_input_size
+from ..shapes import min_input_size
 from .._validate import as_float, as_int
-from ._common import check_input, check_sizes
+from ._common import check_input, check_sizes, init_cnn
+from ._registry import check_variant, register_model
 
-__all__ = ["AlexNet", "alexnet"]
+__all__ = ["AlexNet"]
 
-# Each variant as plain data. convs: (out_channels, kernel, stride, padding) of conv1..conv5.
+# Each variant as plain data. convs: (out_channels, kernel, stride, padding) of conv1..conv5;
+# dropout_first: torchvision's Dropout before fc6 and fc7; fashion: Fashion-MNIST defaults (10 classes,
+# 1 channel) and the book's Xavier initialisation.
 VARIANTS: dict[str, dict] = {
     "paper": dict(convs=[(96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1), (384, 3, 1, 1), (256, 3, 1, 1)],
-                  hidden=4096, pool_out=6, lrn=True, groups=2, dropout_before_fc=True),
+                  hidden=4096, pool_out=6, lrn=True, groups=2, dropout_first=False, fashion=False),
     "torchvision": dict(convs=[(64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1)],
-                        hidden=4096, pool_out=6, lrn=False, groups=1, dropout_before_fc=True),
+                        hidden=4096, pool_out=6, lrn=False, groups=1, dropout_first=True, fashion=False),
     "d2l": dict(convs=[(96, 11, 4, 1), (256, 5, 1, 2), (384, 3, 1, 1), (384, 3, 1, 1), (256, 3, 1, 1)],
-                hidden=4096, pool_out=5, lrn=False, groups=1, dropout_before_fc=False),
+                hidden=4096, pool_out=5, lrn=False, groups=1, dropout_first=False, fashion=True),
     "small": dict(convs=[(48, 3, 1, 1), (128, 5, 1, 2), (192, 3, 1, 1), (192, 3, 1, 1), (128, 3, 1, 1)],
-                  hidden=2048, pool_out=3, lrn=False, groups=1, dropout_before_fc=False),
+                  hidden=2048, pool_out=3, lrn=False, groups=1, dropout_first=False, fashion=True),
 }
 POOL_AFTER = (0, 1, 4)      # max pooling follows conv1, conv2 and conv5
 LRN_AFTER = (0, 1)          # ... and LRN (when on) conv1 and conv2
@@ -70,7 +81,8 @@ class AlexNet(nn.Module):
     """AlexNet; see the module docstring for the variants.
 
     Args:
-        num_classes, in_channels: output classes and input channels.
+        num_classes, in_channels: output classes and input channels (default: 10 and 1 for
+            ``"d2l"`` and ``"small"``, 1000 and 3 otherwise).
         variant: ``"torchvision"``, ``"paper"``, ``"d2l"`` or ``"small"``.
         lrn: LRN after conv1 and conv2 (default: only for ``"paper"``).
         dropout: dropout probability of the two hidden FC layers (0 keeps the layers as no-ops).
@@ -80,8 +92,8 @@ class AlexNet(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 1000,
-        in_channels: int = 3,
+        num_classes: int | None = None,
+        in_channels: int | None = None,
         *,
         variant: str = "torchvision",
         lrn: bool | None = None,
@@ -90,9 +102,9 @@ class AlexNet(nn.Module):
         groups: int | None = None,
     ) -> None:
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
-        cfg = VARIANTS[variant]
+        cfg = VARIANTS[check_variant("alexnet", variant, tuple(VARIANTS))]
+        num_classes = (10 if cfg["fashion"] else 1000) if num_classes is None else num_classes
+        in_channels = (1 if cfg["fashion"] else 3) if in_channels is None else in_channels
         num_classes, in_channels = check_sizes(num_classes, in_channels)
         lrn = cfg["lrn"] if lrn is None else lrn
         groups = cfg["groups"] if groups is None else as_int(groups, "groups")
@@ -117,23 +129,21 @@ class AlexNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(cfg["pool_out"])
         n_in, hidden = c_in * cfg["pool_out"] ** 2, cfg["hidden"]
-        if cfg["dropout_before_fc"]:  # torchvision's order (also the paper variant's)
+        if cfg["dropout_first"]:  # torchvision's order: dropout on the inputs of fc6 and fc7
             self.classifier = nn.Sequential(
                 nn.Dropout(dropout), nn.Linear(n_in, hidden), nn.ReLU(inplace=True),
                 nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
                 nn.Linear(hidden, num_classes),
             )
-        else:  # the book's order: dropout on the hidden units
+        else:  # the paper's, Caffe's and the book's order: dropout on the outputs of fc6 and fc7
             self.classifier = nn.Sequential(
                 nn.Linear(n_in, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
                 nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
                 nn.Linear(hidden, num_classes),
             )
         self.min_size = min_input_size(self.features)
-        if variant in ("d2l", "small"):  # the book initialises its CNNs with Xavier
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.xavier_uniform_(m.weight)
+        if cfg["fashion"]:  # the book initialises its CNNs with Xavier
+            self.apply(init_cnn)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.in_channels, f"AlexNet ({self.variant})", min_size=self.min_size)
@@ -141,9 +151,10 @@ class AlexNet(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+@register_model(book=True)
 def alexnet(
-    num_classes: int = 1000,
-    in_channels: int = 3,
+    num_classes: int | None = None,
+    in_channels: int | None = None,
     *,
     variant: str = "torchvision",
     lrn: bool | None = None,
@@ -153,8 +164,8 @@ def alexnet(
 ) -> AlexNet:
     """AlexNet; by default exactly ``torchvision.models.alexnet()`` (61,100,840 parameters).
 
-    ``alexnet(variant="paper")`` is the 2012 network, ``alexnet(10, 1, variant="d2l")`` the book's,
-    ``alexnet(10, 1, variant="small")`` the CPU-sized one for 32x32 Fashion-MNIST.
+    ``alexnet(variant="paper")`` is the 2012 network, ``alexnet(variant="d2l")`` the book's (10
+    classes, 1 channel), ``alexnet(variant="small")`` the CPU-sized one for 32x32 Fashion-MNIST.
     """
     return AlexNet(num_classes, in_channels, variant=variant, lrn=lrn, dropout=dropout,
                    overlap=overlap, groups=groups)

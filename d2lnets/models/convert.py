@@ -8,25 +8,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .alexnet import AlexNet, alexnet
-from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
-from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
-from .vgg import VGG, cfgs, vgg
+from ._registry import get_model
+from .alexnet import AlexNet
+from .densenet import ARCHS as DENSENET_ARCHS, DenseNet
+from .resnet import ARCHS as RESNET_ARCHS, ResNet
+from .vgg import ARCHS as VGG_ARCHS, VGG, cfgs
 
 __all__ = ["from_torchvision"]
 
-SUPPORTED = ("alexnet", "vgg11/13/16/19 and their _bn versions", "resnet18/34/50/101/152",
-             "densenet121/161/169/201")
-
-_RESNETS = {
-    ("BasicBlock", (2, 2, 2, 2)): resnet18, ("BasicBlock", (3, 4, 6, 3)): resnet34,
-    ("Bottleneck", (3, 4, 6, 3)): resnet50, ("Bottleneck", (3, 4, 23, 3)): resnet101,
-    ("Bottleneck", (3, 8, 36, 3)): resnet152,
-}
-_DENSENETS = {
-    (32, (6, 12, 24, 16), 64): densenet121, (48, (6, 12, 36, 24), 96): densenet161,
-    (32, (6, 12, 32, 32), 64): densenet169, (32, (6, 12, 48, 32), 64): densenet201,
-}
+# What converts, read from the architecture tables: torchvision's names of each family.
+_RESNETS = {(block.__name__, layers): name for name, (block, layers) in RESNET_ARCHS.items()}
+_DENSENETS = {(a["growth_rate"], a["block_config"], a["num_init_features"]): name
+              for name, a in DENSENET_ARCHS.items() if a["bn_size"]}
+_VGGS = {(cfg, bn): name for name, (cfg, bn) in VGG_ARCHS.items()}
+SUPPORTED = ("alexnet", *VGG_ARCHS, *RESNET_ARCHS, *_DENSENETS.values())
 
 
 def _unsupported(tv_model: nn.Module, why: str) -> ValueError:
@@ -34,7 +29,7 @@ def _unsupported(tv_model: nn.Module, why: str) -> ValueError:
                       f"Supported: {', '.join(SUPPORTED)}")
 
 
-def _vgg_config(features: nn.Sequential) -> tuple[str, bool]:
+def _vgg_name(features: nn.Sequential) -> str:
     entries: list = []
     for m in features:
         if isinstance(m, nn.Conv2d):
@@ -42,10 +37,10 @@ def _vgg_config(features: nn.Sequential) -> tuple[str, bool]:
         elif isinstance(m, nn.MaxPool2d):
             entries.append("M")
     batch_norm = any(isinstance(m, nn.BatchNorm2d) for m in features)
-    for name in ("A", "B", "D", "E"):
-        if cfgs[name] == entries:
-            return name, batch_norm
-    raise ValueError("its layers match none of the VGG configurations A, B, D, E")
+    for config, bn in _VGGS:
+        if cfgs[config] == entries and bn == batch_norm:
+            return _VGGS[config, bn]
+    raise ValueError(f"its layers match none of the VGG configurations {', '.join(sorted({c for c, _ in _VGGS}))}")
 
 
 def _build(tv_model: nn.Module) -> nn.Module:
@@ -61,30 +56,31 @@ def _build(tv_model: nn.Module) -> nn.Module:
     kw = dict(num_classes=last_fc[-1].out_features, in_channels=first_conv.in_channels)
 
     if "AlexNet" in tv_classes:
-        return alexnet(**kw)
+        return get_model("alexnet", **kw)
     if "VGG" in tv_classes:
         try:
-            config, batch_norm = _vgg_config(tv_model.features)
+            name = _vgg_name(tv_model.features)
         except ValueError as e:
             raise _unsupported(tv_model, str(e)) from None
-        return vgg(config, batch_norm=batch_norm, **kw)
+        return get_model(name, **kw)
     if "ResNet" in tv_classes:
         blocks = [getattr(tv_model, f"layer{i}") for i in range(1, 5)]
         first = blocks[0][0]
         key = (type(first).__name__, tuple(len(b) for b in blocks))
         if key not in _RESNETS:
-            raise _unsupported(tv_model, f"{key[0]} with {list(key[1])} blocks per stage is not ResNet-18...152")
+            raise _unsupported(tv_model, f"{key[0]} with {list(key[1])} blocks per stage is none of "
+                                         f"{', '.join(_RESNETS.values())}")
         if key[0] == "Bottleneck" and (first.conv1.out_channels != 64 or first.conv2.groups != 1):
             raise _unsupported(tv_model, "ResNeXt and wide ResNets are not supported")
-        return _RESNETS[key](**kw)
+        return get_model(_RESNETS[key], **kw)
     # a DenseNet
     f = tv_model.features
     blocks = [m for n, m in f.named_children() if n.startswith("denseblock")]
     layer = blocks[0].denselayer1
     key = (layer.conv2.out_channels, tuple(len(b) for b in blocks), f.conv0.out_channels)
     if key not in _DENSENETS or layer.conv1.out_channels != 4 * key[0]:
-        raise _unsupported(tv_model, f"growth {key[0]}, blocks {key[1]} is not DenseNet-121...201")
-    return _DENSENETS[key](**kw)
+        raise _unsupported(tv_model, f"growth {key[0]}, blocks {key[1]} is none of {', '.join(_DENSENETS.values())}")
+    return get_model(_DENSENETS[key], **kw)
 
 
 def from_torchvision(tv_model: nn.Module) -> nn.Module:

@@ -7,7 +7,7 @@ average pool) sit between blocks. DenseNet-BC (torchvision's ``densenet121`` ...
 puts a 1x1 "bottleneck" convolution to ``bn_size * growth_rate`` channels in front of each 3x3.
 
 ``densenet121`` ... ``densenet201`` are torchvision's models exactly (same state_dict keys;
-121: 7,978,856 parameters). ``densenet()`` is the book's small DenseNet for Fashion-MNIST: stem
+121: 7,978,856 parameters). ``densenet()`` (= ``densenet(variant="d2l")``) is the book's small DenseNet for Fashion-MNIST: stem
 64 (7x7/2, BN, ReLU, 3x3/2 max pool), four blocks of four BN-ReLU-3x3 convolutions (growth 32,
 no bottleneck, convolutions with biases), transitions halving the channels, BN-ReLU, global
 average pool, linear -- 758,226 parameters with 1 channel and 10 classes. The book's building
@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..summary import min_input_size
+from ..shapes import min_input_size
 from .._validate import as_int
-from ._common import check_input, check_sizes
+from ._common import check_input, check_sizes, init_cnn
+from ._registry import check_variant, register_model
 
-__all__ = ["DenseBlock", "DenseNet", "conv_block", "densenet", "densenet121", "densenet161",
-           "densenet169", "densenet201", "transition_block"]
+__all__ = ["DenseBlock", "DenseNet", "conv_block", "transition_block"]
 
 
 class _DenseLayer(nn.Sequential):
@@ -113,12 +113,16 @@ class DenseNet(nn.Module):
         drop_rate: dropout after each dense layer.
         num_classes, in_channels: output classes and input channels.
         bias: biases in the convolutions (the book's) or not (torchvision's).
+        init: ``"torchvision"`` (Kaiming normal) or ``"d2l"`` (the book's Xavier, ``init_cnn``).
     """
 
     def __init__(self, growth_rate: int = 32, block_config: tuple[int, ...] = (6, 12, 24, 16),
                  num_init_features: int = 64, bn_size: int | None = 4, drop_rate: float = 0.0,
-                 num_classes: int = 1000, in_channels: int = 3, *, bias: bool = False) -> None:
+                 num_classes: int = 1000, in_channels: int = 3, *, bias: bool = False,
+                 init: str = "torchvision") -> None:
         super().__init__()
+        if init not in ("torchvision", "d2l"):
+            raise ValueError(f"init must be 'torchvision' or 'd2l', got {init!r}")
         num_classes, in_channels = check_sizes(num_classes, in_channels)
         growth_rate = as_int(growth_rate, "growth_rate")
         num_init_features = as_int(num_init_features, "num_init_features")
@@ -145,20 +149,17 @@ class DenseNet(nn.Module):
         self.classifier = nn.Linear(channels, num_classes)
         self.min_size = min_input_size(self.features)
 
-        for m in self.modules():
+        if init == "d2l":  # the book's; batch norm keeps PyTorch's (ones, zeros)
+            self.apply(init_cnn)
+            return
+        for m in self.modules():  # torchvision's
             if isinstance(m, nn.Conv2d):
-                if bias:  # the book: d2l.init_cnn
-                    nn.init.xavier_uniform_(m.weight)
-                else:  # torchvision
-                    nn.init.kaiming_normal_(m.weight)
+                nn.init.kaiming_normal_(m.weight)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
-                if bias:
-                    nn.init.xavier_uniform_(m.weight)
-                else:
-                    nn.init.zeros_(m.bias)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.in_channels, "DenseNet", min_size=self.min_size)
@@ -167,28 +168,60 @@ class DenseNet(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def densenet(num_classes: int = 10, in_channels: int = 1, *, growth_rate: int = 32,
-             block_config: tuple[int, ...] = (4, 4, 4, 4), num_init_features: int = 64) -> DenseNet:
-    """The book's DenseNet (no bottleneck, biased convolutions): 758,226 parameters by default."""
-    return DenseNet(growth_rate, block_config, num_init_features, bn_size=None,
-                    num_classes=num_classes, in_channels=in_channels, bias=True)
+# Each name's numbers: the factories and from_torchvision read this table. ``densenet`` is the
+# book's (no bottleneck, biased convolutions); the others are torchvision's DenseNet-BC.
+ARCHS: dict[str, dict] = {
+    "densenet": dict(growth_rate=32, block_config=(4, 4, 4, 4), num_init_features=64, bn_size=None, bias=True),
+    "densenet121": dict(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4, bias=False),
+    "densenet161": dict(growth_rate=48, block_config=(6, 12, 36, 24), num_init_features=96, bn_size=4, bias=False),
+    "densenet169": dict(growth_rate=32, block_config=(6, 12, 32, 32), num_init_features=64, bn_size=4, bias=False),
+    "densenet201": dict(growth_rate=32, block_config=(6, 12, 48, 32), num_init_features=64, bn_size=4, bias=False),
+}
 
 
-def densenet121(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0) -> DenseNet:
+@register_model(book=True)
+def densenet(num_classes: int = 10, in_channels: int = 1, *, variant: str = "d2l",
+             growth_rate: int | None = None, block_config: tuple[int, ...] | None = None,
+             num_init_features: int | None = None) -> DenseNet:
+    """The book's DenseNet (no bottleneck, biased convolutions, Xavier initialisation): 758,226
+    parameters by default. ``variant="d2l"`` is the only variant (and the default)."""
+    check_variant("densenet", variant, ("d2l",))
+    arch = dict(ARCHS["densenet"])
+    for key, value in (("growth_rate", growth_rate), ("block_config", block_config),
+                       ("num_init_features", num_init_features)):
+        if value is not None:
+            arch[key] = value
+    return DenseNet(**arch, num_classes=num_classes, in_channels=in_channels, init="d2l")
+
+
+def _densenet(name: str, num_classes: int, in_channels: int, drop_rate: float, variant: str) -> DenseNet:
+    check_variant(name, variant, ("torchvision",))
+    return DenseNet(**ARCHS[name], drop_rate=drop_rate, num_classes=num_classes, in_channels=in_channels)
+
+
+@register_model()
+def densenet121(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0,
+                variant: str = "torchvision") -> DenseNet:
     """DenseNet-121 (growth 32, blocks 6-12-24-16), as ``torchvision.models.densenet121``."""
-    return DenseNet(32, (6, 12, 24, 16), 64, 4, drop_rate, num_classes, in_channels)
+    return _densenet("densenet121", num_classes, in_channels, drop_rate, variant)
 
 
-def densenet161(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0) -> DenseNet:
+@register_model()
+def densenet161(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0,
+                variant: str = "torchvision") -> DenseNet:
     """DenseNet-161 (growth 48, blocks 6-12-36-24, stem 96), as ``torchvision.models.densenet161``."""
-    return DenseNet(48, (6, 12, 36, 24), 96, 4, drop_rate, num_classes, in_channels)
+    return _densenet("densenet161", num_classes, in_channels, drop_rate, variant)
 
 
-def densenet169(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0) -> DenseNet:
+@register_model()
+def densenet169(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0,
+                variant: str = "torchvision") -> DenseNet:
     """DenseNet-169 (growth 32, blocks 6-12-32-32), as ``torchvision.models.densenet169``."""
-    return DenseNet(32, (6, 12, 32, 32), 64, 4, drop_rate, num_classes, in_channels)
+    return _densenet("densenet169", num_classes, in_channels, drop_rate, variant)
 
 
-def densenet201(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0) -> DenseNet:
+@register_model()
+def densenet201(num_classes: int = 1000, in_channels: int = 3, *, drop_rate: float = 0.0,
+                variant: str = "torchvision") -> DenseNet:
     """DenseNet-201 (growth 32, blocks 6-12-48-32), as ``torchvision.models.densenet201``."""
-    return DenseNet(32, (6, 12, 48, 32), 64, 4, drop_rate, num_classes, in_channels)
+    return _densenet("densenet201", num_classes, in_channels, drop_rate, variant)

@@ -9,7 +9,7 @@ torchvision, "ResNet v1.5").
 
 ``resnet18`` ... ``resnet152`` are torchvision's models exactly (module names, initialisation,
 parameter counts: 11,689,512 / 21,797,672 / 25,557,032 / 44,549,160 / 60,192,808).
-``resnet18(10, 1, variant="d2l")`` is the book's ResNet-18 for Fashion-MNIST (96x96 inputs in
+``resnet18(variant="d2l")`` is the book's ResNet-18 for Fashion-MNIST (96x96 inputs in
 the book; any size works): the same stem and stages, but convolutions with biases (the book's
 ``nn.LazyConv2d`` default) and projections without batch norm -- 11,178,378 parameters.
 """
@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validate import as_int
-from ._common import check_input, check_sizes
+from ._common import check_input, check_sizes, init_cnn
+from ._registry import check_variant, register_model
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNet", "Residual", "resnet18", "resnet34", "resnet50",
-           "resnet101", "resnet152"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "Residual"]
 
 VARIANTS = ("torchvision", "d2l")
 
@@ -139,17 +139,16 @@ class ResNet(nn.Module):
     def __init__(self, block: Block, layers: list[int], num_classes: int = 1000, in_channels: int = 3,
                  *, variant: str = "torchvision", zero_init_residual: bool = False) -> None:
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        check_variant("ResNet", variant, VARIANTS)
         num_classes, in_channels = check_sizes(num_classes, in_channels)
         if not isinstance(layers, (list, tuple)) or len(layers) != 4:
             raise ValueError(f"layers must list the blocks of the four stages, e.g. [2, 2, 2, 2] for ResNet-18, "
                              f"got {layers!r}")
         layers = [as_int(n, "each stage's number of blocks") for n in layers]
         self.in_channels, self.variant = in_channels, variant
-        self.bias = variant == "d2l"
+        self._book = variant == "d2l"  # the book: biased convolutions, projections without BN
         self._channels = 64  # input channels of the next block, updated by _make_layer
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=self.bias)
+        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=self._book)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -160,17 +159,15 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                if self.bias:  # the book: d2l.init_cnn
-                    nn.init.xavier_uniform_(m.weight)
-                else:
+        if variant == "d2l":  # the book's initialisation; batch norm keeps PyTorch's (ones, zeros)
+            self.apply(init_cnn)
+        else:  # torchvision's
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear) and self.bias:
-                nn.init.xavier_uniform_(m.weight)
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, Bottleneck):
@@ -182,11 +179,11 @@ class ResNet(nn.Module):
         out_channels = channels * block.expansion
         downsample = None
         if stride != 1 or self._channels != out_channels:
-            proj = conv1x1(self._channels, out_channels, stride, self.bias)
-            downsample = nn.Sequential(proj) if self.bias else nn.Sequential(proj, nn.BatchNorm2d(out_channels))
-        layers = [block(self._channels, channels, stride, downsample, bias=self.bias)]
+            proj = conv1x1(self._channels, out_channels, stride, self._book)
+            downsample = nn.Sequential(proj) if self._book else nn.Sequential(proj, nn.BatchNorm2d(out_channels))
+        layers = [block(self._channels, channels, stride, downsample, bias=self._book)]
         self._channels = out_channels
-        layers += [block(out_channels, channels, bias=self.bias) for _ in range(1, blocks)]
+        layers += [block(out_channels, channels, bias=self._book) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -196,40 +193,57 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _resnet(block: Block, layers: list[int], num_classes: int, in_channels: int, **kwargs) -> ResNet:
-    return ResNet(block, layers, num_classes, in_channels, **kwargs)
+# Blocks per stage of each torchvision name: the factories and from_torchvision read this table.
+ARCHS: dict[str, tuple[Block, tuple[int, int, int, int]]] = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+}
 
 
-def resnet18(num_classes: int = 1000, in_channels: int = 3, *, variant: str = "torchvision",
+def _resnet(name: str, num_classes: int | None, in_channels: int | None, variant: str,
+            zero_init_residual: bool) -> ResNet:
+    check_variant(name, variant, VARIANTS if name == "resnet18" else ("torchvision",))
+    book = variant == "d2l"
+    block, layers = ARCHS[name]
+    return ResNet(block, list(layers), (10 if book else 1000) if num_classes is None else num_classes,
+                  (1 if book else 3) if in_channels is None else in_channels,
+                  variant=variant, zero_init_residual=zero_init_residual)
+
+
+@register_model(book=True)
+def resnet18(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
              zero_init_residual: bool = False) -> ResNet:
-    """ResNet-18; ``resnet18(10, 1, variant="d2l")`` is the book's (11,178,378 parameters)."""
-    return _resnet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels, variant=variant,
-                   zero_init_residual=zero_init_residual)
+    """ResNet-18, as ``torchvision.models.resnet18``; ``resnet18(variant="d2l")`` is the book's (10
+    classes, 1 channel: 11,178,378 parameters)."""
+    return _resnet("resnet18", num_classes, in_channels, variant, zero_init_residual)
 
 
-def resnet34(num_classes: int = 1000, in_channels: int = 3, *, variant: str = "torchvision",
+@register_model()
+def resnet34(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
              zero_init_residual: bool = False) -> ResNet:
     """ResNet-34, as ``torchvision.models.resnet34``."""
-    return _resnet(BasicBlock, [3, 4, 6, 3], num_classes, in_channels, variant=variant,
-                   zero_init_residual=zero_init_residual)
+    return _resnet("resnet34", num_classes, in_channels, variant, zero_init_residual)
 
 
-def resnet50(num_classes: int = 1000, in_channels: int = 3, *, variant: str = "torchvision",
+@register_model()
+def resnet50(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
              zero_init_residual: bool = False) -> ResNet:
     """ResNet-50, as ``torchvision.models.resnet50``."""
-    return _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, variant=variant,
-                   zero_init_residual=zero_init_residual)
+    return _resnet("resnet50", num_classes, in_channels, variant, zero_init_residual)
 
 
-def resnet101(num_classes: int = 1000, in_channels: int = 3, *, variant: str = "torchvision",
+@register_model()
+def resnet101(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
               zero_init_residual: bool = False) -> ResNet:
     """ResNet-101, as ``torchvision.models.resnet101``."""
-    return _resnet(Bottleneck, [3, 4, 23, 3], num_classes, in_channels, variant=variant,
-                   zero_init_residual=zero_init_residual)
+    return _resnet("resnet101", num_classes, in_channels, variant, zero_init_residual)
 
 
-def resnet152(num_classes: int = 1000, in_channels: int = 3, *, variant: str = "torchvision",
+@register_model()
+def resnet152(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
               zero_init_residual: bool = False) -> ResNet:
     """ResNet-152, as ``torchvision.models.resnet152``."""
-    return _resnet(Bottleneck, [3, 8, 36, 3], num_classes, in_channels, variant=variant,
-                   zero_init_residual=zero_init_residual)
+    return _resnet("resnet152", num_classes, in_channels, variant, zero_init_residual)

@@ -10,8 +10,10 @@ in ``cfgs``: an int is a 3x3 convolution with that many channels, ``(c, 1)`` a 1
 Parameters at 1000 classes: A 132,863,336; A-LRN 132,863,336; B 133,047,848; C 133,638,952;
 D 138,357,544; E 143,667,240. ``vgg11`` ... ``vgg19_bn`` are torchvision's models exactly (same
 module names, so state_dicts load). The book's VGG-11 for Fashion-MNIST is
-``vgg("A", num_classes=10, in_channels=1, width_ratio=4)``: channels divided by 4, classifier kept
-at 4096, 43,093,322 parameters on 224x224 inputs.
+``vgg11(variant="d2l")`` (10 classes, 1 channel, Xavier initialisation), and
+``vgg11(variant="d2l", width_ratio=4)`` the 1/4-width one the book trains: channels divided by 4,
+classifier kept at 4096, 43,093,322 parameters on 224x224 inputs. ``vgg11(variant="small")`` is
+chapter 3's CPU-sized VGG for 32x32 images (:class:`SmallVGG`, 613,802 parameters).
 """
 from __future__ import annotations
 
@@ -21,12 +23,12 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import LocalResponseNorm
-from ..summary import min_input_size
+from ..shapes import min_input_size
 from .._validate import as_float, as_int
-from ._common import check_input, check_sizes
+from ._common import check_input, check_sizes, init_cnn
+from ._registry import check_variant, register_model
 
-__all__ = ["VGG", "cfgs", "vgg", "vgg_block", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
-           "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+__all__ = ["SmallVGG", "VGG", "cfgs", "vgg", "vgg_block"]
 
 Entry = Union[int, tuple, str]
 cfgs: dict[str, list[Entry]] = {
@@ -92,6 +94,7 @@ class VGG(nn.Module):
             FC layers keep ``hidden`` units.
         dropout: dropout probability on the two hidden FC layers.
         hidden: width of the two hidden FC layers.
+        init: ``"torchvision"`` (Kaiming normal, as torchvision) or ``"d2l"`` (the book's Xavier).
 
     The features end in an adaptive 7x7 average pool (as torchvision), a no-op at 224 px; inputs
     of 32 px and more work.
@@ -107,8 +110,11 @@ class VGG(nn.Module):
         width_ratio: float = 1.0,
         dropout: float = 0.5,
         hidden: int = 4096,
+        init: str = "torchvision",
     ) -> None:
         super().__init__()
+        if init not in ("torchvision", "d2l"):
+            raise ValueError(f"init must be 'torchvision' or 'd2l', got {init!r}")
         if isinstance(cfg, str):
             if cfg not in cfgs:
                 raise ValueError(f"unknown VGG configuration {cfg!r}; choose one of {list(cfgs)}")
@@ -134,6 +140,9 @@ class VGG(nn.Module):
             nn.Linear(hidden, num_classes),
         )
         self.min_size = min_input_size(self.features)
+        if init == "d2l":
+            self.apply(init_cnn)
+            return
         for m in self.modules():  # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -151,49 +160,100 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def vgg(config: str | list[Entry], num_classes: int = 1000, in_channels: int = 3, *,
-        batch_norm: bool = False, width_ratio: float = 1.0, dropout: float = 0.5,
-        hidden: int = 4096) -> VGG:
-    """VGG of a configuration; ``vgg("A", 10, 1, width_ratio=4)`` is the book's VGG-11."""
-    return VGG(config, num_classes, in_channels, batch_norm=batch_norm, width_ratio=width_ratio,
-               dropout=dropout, hidden=hidden)
+VARIANTS = ("torchvision", "d2l", "small")
+# The torchvision names: configuration and batch norm. The factories, list_models and
+# from_torchvision all read this table.
+ARCHS: dict[str, tuple[str, bool]] = {
+    "vgg11": ("A", False), "vgg13": ("B", False), "vgg16": ("D", False), "vgg19": ("E", False),
+    "vgg11_bn": ("A", True), "vgg13_bn": ("B", True), "vgg16_bn": ("D", True), "vgg19_bn": ("E", True),
+}
 
 
-def vgg11(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-11 (configuration A), as ``torchvision.models.vgg11``."""
-    return vgg("A", num_classes, in_channels, **kwargs)
+class SmallVGG(nn.Sequential):
+    """The CPU-sized VGG of chapter 3, for 32x32 images: a configuration's features (batch norm,
+    widths divided by ``width_ratio``; five pools take 32 px to 1x1), then flatten,
+    ``Linear(channels, hidden)``, ReLU, dropout 0.5, ``Linear(hidden, num_classes)``.
+
+    Built exactly as the chapter's former ``cpu_vgg`` (the features of a full :class:`VGG`, with
+    torchvision's initialisation; PyTorch's default for the two linear layers), so a seeded build
+    gives the same weights and the same ``state_dict`` keys. Configuration A with 1 channel and 10
+    classes: 613,802 parameters. Inputs of 32 to 63 pixels.
+    """
+
+    def __init__(self, cfg: str | list[Entry] = "A", num_classes: int = 10, in_channels: int = 1, *,
+                 batch_norm: bool = True, width_ratio: float = 4, hidden: int = 256,
+                 dropout: float = 0.5) -> None:
+        full = VGG(cfg, num_classes, in_channels, batch_norm=batch_norm, width_ratio=width_ratio, hidden=hidden)
+        channels = [m for m in full.features if isinstance(m, nn.Conv2d)][-1].out_channels
+        super().__init__(full.features, nn.Flatten(), nn.Linear(channels, hidden), nn.ReLU(),
+                         nn.Dropout(as_float(dropout, "dropout", at_least=0, at_most=1)),
+                         nn.Linear(hidden, full.classifier[-1].out_features))
+        self.in_channels, self.config, self.min_size = full.in_channels, full.config, full.min_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x, self.in_channels, f"VGG ({self.config}, small)", min_size=self.min_size)
+        if max(x.shape[-2:]) >= 2 * self.min_size:
+            raise ValueError(f"the small VGG is built for {self.min_size}x{self.min_size} inputs "
+                             f"({self.min_size} to {2 * self.min_size - 1} pixels) but got "
+                             f"{x.shape[-2]}x{x.shape[-1]}: resize the data "
+                             f"(e.g. load_data_fashion_mnist(..., resize={self.min_size}))")
+        return super().forward(x)
 
 
-def vgg13(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-13 (configuration B), as ``torchvision.models.vgg13``."""
-    return vgg("B", num_classes, in_channels, **kwargs)
+def vgg(config: str | list[Entry], num_classes: int | None = None, in_channels: int | None = None, *,
+        variant: str = "torchvision", batch_norm: bool | None = None, width_ratio: float | None = None,
+        dropout: float = 0.5, hidden: int | None = None) -> VGG | SmallVGG:
+    """VGG of a configuration.
+
+    ``variant="torchvision"`` (default): as torchvision, 1000 classes and 3 channels by default;
+    ``variant="small"``: the CPU-sized :class:`SmallVGG` (batch norm, width/4, hidden 256; 10
+    classes and 1 channel by default). The book's VGG is ``vgg11(variant="d2l")``.
+    """
+    return _vgg("vgg", config, num_classes, in_channels, variant=variant, batch_norm=batch_norm,
+                width_ratio=width_ratio, dropout=dropout, hidden=hidden)
 
 
-def vgg16(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-16 (configuration D), as ``torchvision.models.vgg16``."""
-    return vgg("D", num_classes, in_channels, **kwargs)
+def _vgg(name: str, config: str | list[Entry], num_classes: int | None, in_channels: int | None, *,
+         variant: str, batch_norm: bool | None = None, width_ratio: float | None = None,
+         dropout: float = 0.5, hidden: int | None = None) -> VGG | SmallVGG:
+    check_variant(name, variant, VARIANTS if name == "vgg11" else ("torchvision", "small"))
+    fashion = variant in ("d2l", "small")
+    num_classes = (10 if fashion else 1000) if num_classes is None else num_classes
+    in_channels = (1 if fashion else 3) if in_channels is None else in_channels
+    if variant == "small":
+        return SmallVGG(config, num_classes, in_channels, batch_norm=True if batch_norm is None else batch_norm,
+                        width_ratio=4 if width_ratio is None else width_ratio,
+                        hidden=256 if hidden is None else hidden, dropout=dropout)
+    return VGG(config, num_classes, in_channels, batch_norm=bool(batch_norm),
+               width_ratio=1.0 if width_ratio is None else width_ratio, dropout=dropout,
+               hidden=4096 if hidden is None else hidden, init="d2l" if variant == "d2l" else "torchvision")
 
 
-def vgg19(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-19 (configuration E), as ``torchvision.models.vgg19``."""
-    return vgg("E", num_classes, in_channels, **kwargs)
+def _factory(name: str, book: bool = False):
+    config, batch_norm = ARCHS[name]
+
+    def factory(num_classes: int | None = None, in_channels: int | None = None, *,
+                variant: str = "torchvision", **kwargs) -> VGG | SmallVGG:
+        if batch_norm:
+            kwargs["batch_norm"] = True
+        return _vgg(name, config, num_classes, in_channels, variant=variant, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = name
+    bn = " with batch norm" if batch_norm else ""
+    factory.__doc__ = (f"VGG-{name[3:5]} (configuration {config}){bn}, as ``torchvision.models.{name}``; "
+                       f"``variant=\"small\"``: the CPU-sized :class:`SmallVGG`.")
+    if book:
+        factory.__doc__ += (" ``variant=\"d2l\"``: the book's VGG-11 (10 classes, 1 channel, full width, "
+                            "Xavier initialisation); ``width_ratio=4`` divides its convolutions' widths by "
+                            "4 as the book trains it (43,093,322 parameters at 224 px).")
+    return register_model(name, book=book)(factory)
 
 
-def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-11 with batch norm, as ``torchvision.models.vgg11_bn``."""
-    return vgg("A", num_classes, in_channels, batch_norm=True, **kwargs)
-
-
-def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-13 with batch norm, as ``torchvision.models.vgg13_bn``."""
-    return vgg("B", num_classes, in_channels, batch_norm=True, **kwargs)
-
-
-def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-16 with batch norm, as ``torchvision.models.vgg16_bn``."""
-    return vgg("D", num_classes, in_channels, batch_norm=True, **kwargs)
-
-
-def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
-    """VGG-19 with batch norm, as ``torchvision.models.vgg19_bn``."""
-    return vgg("E", num_classes, in_channels, batch_norm=True, **kwargs)
+vgg11 = _factory("vgg11", book=True)
+vgg13 = _factory("vgg13")
+vgg16 = _factory("vgg16")
+vgg19 = _factory("vgg19")
+vgg11_bn = _factory("vgg11_bn")
+vgg13_bn = _factory("vgg13_bn")
+vgg16_bn = _factory("vgg16_bn")
+vgg19_bn = _factory("vgg19_bn")
