@@ -25,12 +25,15 @@ def bench_batch_size(recipe: d2l.Recipe) -> int:
 
 def rows() -> list[dict]:
     """One row per chapter and distinct (model, size, batch) of its main run in the ``cpu`` and
-    ``full`` profiles; ``profile`` is ``"cpu+full"`` where the two train alike."""
+    ``full`` profiles; ``profile`` is ``"cpu+full"`` where the two train alike. Only the main runs
+    that train one of the package's networks on Fashion-MNIST (not 06's five, not 07's CIFAR-10)."""
     out = []
     for chapter in d2l.list_recipes():
         by_key: dict = {}
         for profile in PROFILES:
             R = d2l.recipe(chapter, profile=profile)
+            if R.model is None or R.dataset != "fashion_mnist":
+                continue
             batch = bench_batch_size(R)
             key = (R.model, R.variant, repr(sorted(R.model_args.items())), R.image_size, batch)
             if key in by_key:

@@ -43,6 +43,8 @@ layer and the layers above it, never from one below.
      format, and the exact resume from one.
    - ``distributed``: ``train_ch5`` under torchrun: the process group, DistributedDataParallel,
      each process's shard of the data, the metrics summed over the processes.
+   - ``compare``: the closing chapter's helpers: the five networks' costs side by side, saved
+     models or trained ones, confusion matrices side by side, torchvision's weights fine-tuned.
 7. Tools (command lines)
    - ``setup`` (data, JupyterLab settings), ``exercises`` (learner copies), ``check`` (check the
      exercises), ``notebooks`` (run the chapters), ``colab`` (Colab cells and links), ``cli``
@@ -103,3 +105,6 @@ __all__ += [  # what the course's pictures and saved models need
 __all__ += ["Recipe", "list_recipes", "recipe"]  # what each chapter trains, per profile
 __all__ += ["precision", "records", "report"]  # how runs train, and what they record
 __all__ += ["CheckpointError"]  # train_ch5(checkpoint=..., resume=...)
+
+from . import compare  # noqa: E402  (layer 6: the closing chapter)
+__all__ += ["compare"]

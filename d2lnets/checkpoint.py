@@ -222,6 +222,7 @@ class Checkpointer:
         sums.correct.copy_(loop["sums_correct"])
         sums.n = loop["sums_n"]
         monitor.last = tuple(loop["last"])
+        monitor.last_n = monitor.last[2]   # (step checkpoints: one process, so its n is the whole)
         monitor.pending = [tuple(p) for p in loop["pending"]]
         monitor.every = loop["every"]
         monitor.steps_before = loop["steps_before"]

@@ -38,6 +38,10 @@ class LocalResponseNorm(nn.Module):
             - ``"paper"``: ``alpha' = alpha``, as written in the AlexNet paper and in TensorFlow's
               ``tf.nn.local_response_normalization``.
         across: ``"channels"`` (inter-channel, AlexNet) or ``"space"`` (intra-channel).
+        groups: across channels, split the channels into ``groups`` equal blocks and keep every
+            window inside its block, as each of AlexNet's two towers (one GPU each) normalised
+            only its own maps: ``groups=2`` equals ``torch.nn.LocalResponseNorm`` applied to each
+            half of the channels separately. Default 1: one window over all channels.
 
     The window is centred the way torch centres its channel window: ``size // 2`` elements on the
     low side and ``(size - 1) // 2`` on the high side (so an even size reaches one element further
@@ -66,6 +70,7 @@ class LocalResponseNorm(nn.Module):
         *,
         convention: str = "pytorch",
         across: str = "channels",
+        groups: int = 1,
     ) -> None:
         super().__init__()
         size = as_int(size, "size", hint=" (the window width)")
@@ -83,8 +88,12 @@ class LocalResponseNorm(nn.Module):
                 f"across must be 'channels' (inter-channel, AlexNet) or 'space' "
                 f"(intra-channel, a size x size patch), got {across!r}"
             )
+        groups = as_int(groups, "groups", hint=" (the towers whose channels are normalised apart; 1 for one)")
+        if groups > 1 and across != "channels":
+            raise ValueError(f"groups={groups} splits the channel window into towers; across='space' already "
+                             "normalises each channel on its own: leave groups=1")
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-        self.convention, self.across = convention, across
+        self.convention, self.across, self.groups = convention, across, groups
 
     @property
     def num_terms(self) -> int:
@@ -100,15 +109,21 @@ class LocalResponseNorm(nn.Module):
         if not x.is_floating_point():
             raise ValueError(f"LocalResponseNorm needs floating-point input, got {x.dtype} (its output would be "
                              "rounded to whole numbers): convert with x.float()")
+        if x.shape[1] % self.groups:
+            raise ValueError(f"LocalResponseNorm with groups={self.groups} splits the channels into {self.groups} "
+                             f"towers of equal width, but got {x.shape[1]} channels (input shape {tuple(x.shape)})")
         lo, hi = self.size // 2, (self.size - 1) // 2
         # sums of squares in fp32 for bf16/fp16 inputs (under autocast), else in x's own precision
         xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         sq = xf * xf
         if self.across == "channels":
-            # window sums over channels c-lo .. c+hi (zeros beyond the ends) as a sum of `size`
-            # shifted slices: exact, and much faster on a CPU than pooling over a channel axis
-            padded, C = F.pad(sq, (0, 0, 0, 0, lo, hi)), x.shape[1]
-            sum_sq = sum(padded[:, i:i + C] for i in range(self.size))
+            # window sums over channels c-lo .. c+hi (zeros beyond the ends of c's group) as a sum
+            # of `size` shifted slices: exact, and much faster on a CPU than pooling over a channel
+            # axis. Each group is a batch entry of its own, so no window crosses a group's border.
+            B, C = sq.shape[:2]
+            towers = sq.reshape(B * self.groups, C // self.groups, *sq.shape[2:])
+            padded, n = F.pad(towers, (0, 0, 0, 0, lo, hi)), C // self.groups
+            sum_sq = sum(padded[:, i:i + n] for i in range(self.size)).reshape(sq.shape)
         else:
             sum_sq = F.avg_pool2d(F.pad(sq, (lo, hi, lo, hi)), self.size, stride=1) * self.num_terms
         # alpha' = alpha / n for "pytorch", alpha for "paper"
@@ -119,4 +134,5 @@ class LocalResponseNorm(nn.Module):
         return (
             f"{self.size}, alpha={self.alpha:g}, beta={self.beta:g}, k={self.k:g}, "
             f"convention={self.convention!r}, across={self.across!r}"
+            + (f", groups={self.groups}" if self.groups > 1 else "")
         )

@@ -4,6 +4,13 @@
 write ``RESULTS.md`` from the records the chapters wrote (:mod:`d2lnets.records`: their main
 results and reported values, through ``$D2LNETS_RESULTS``). Outputs are scrubbed of machine-specific paths, and no per-cell timestamps are
 stored, so re-running a chapter changes only what really changed.
+
+A chapter whose data cannot be had on every machine (the appendix's CIFAR-10 and Flowers-102:
+:data:`NEEDS_DATA`) is skipped, with a printed note, when its data is absent in the profile asked
+for: it keeps its committed outputs (those of its labelled ``smoke`` run on a generated stand-in)
+and RESULTS.md says it was skipped and why. "Absent" is decided by the loaders' own search
+(:func:`d2lnets.data.locate`: ``$D2LNETS_DATA``, the repository's ``data/``, the system folders),
+without downloading.
 """
 from __future__ import annotations
 
@@ -19,7 +26,13 @@ from .records import describe_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["run_notebook", "scrub", "write_results"]
+__all__ = ["NEEDS_DATA", "missing_data", "run_notebook", "scrub", "write_results"]
+
+# The datasets (names of d2lnets.datasets' specs) a chapter needs in each profile, where the course
+# cannot count on having them (Fashion-MNIST, which set-up provides, is not listed).
+NEEDS_DATA: dict[str, dict[str, tuple[str, ...]]] = {
+    "07_alexnet_colour": {"cpu": ("CIFAR10",), "full": ("CIFAR10", "FLOWERS102")},
+}
 
 
 def scrub(text: str) -> str:
@@ -40,6 +53,23 @@ def _scrub_outputs(nb) -> None:
                     out["data"][key] = scrub(value if isinstance(value, str) else "".join(value))
             if "traceback" in out:
                 out["traceback"] = [scrub(line) for line in out["traceback"]]
+
+
+def missing_data(chapter: str, profile: str) -> str | None:
+    """Why ``chapter`` cannot run in ``profile`` on this machine -- which dataset was not found and
+    where the loaders looked -- or None when it has what it needs (or needs nothing listed)."""
+    from . import data, datasets
+
+    for name in NEEDS_DATA.get(chapter, {}).get(profile, ()):
+        spec = getattr(datasets, name)
+        try:
+            data.locate(spec, download=False)
+        except data.DataNotFoundError as e:
+            searched = ", ".join(scrub(str(d)) for d in data.data_dirs(None, spec))
+            print(scrub(str(e)), flush=True)  # the loader's own message, every remedy in it
+            return (f"{spec.name} ({', '.join(spec.files.values())}) was not found in {searched}; "
+                    "the notebook keeps its committed outputs (its smoke run on a generated stand-in)")
+    return None
 
 
 def run_notebook(path: Path, profile: str, timeout: int = 1800) -> float:
@@ -66,9 +96,10 @@ def _machine() -> str:
 
 
 def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: Path,
-                  reports: list[dict] = ()) -> None:
+                  reports: list[dict] = (), skipped: list[dict] = ()) -> None:
     """RESULTS.md: one line per chapter's main result, as the committed notebooks show it, then
-    the values the chapters reported (``reports``: report records, :mod:`d2lnets.records`)."""
+    the values the chapters reported (``reports``: report records, :mod:`d2lnets.records`), then
+    the chapters skipped for want of data (``skipped``: records with ``chapter`` and ``reason``)."""
     lines = [
         "# Results",
         "",
@@ -88,6 +119,9 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
     if reports:
         lines += ["", "What the chapters' experiments report (`d2l.report`):", "",
                   *(f"- {r['chapter']}: `{describe_report(r)}`" for r in reports)]
+    if skipped:
+        lines += ["", f"Skipped in the `{profile}` profile, for want of their data on this machine:", "",
+                  *(f"- {r['chapter']}: skipped: {r['reason']}" for r in skipped)]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -119,6 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     # its own; only when it succeeds do its records replace the chapter's earlier ones.
     records = ROOT / ".results.jsonl"
     for path in notebooks:
+        why = missing_data(path.stem, args.profile)
+        if why is not None:  # its data is absent: keep the committed outputs, say so in RESULTS.md
+            skipped = {"chapter": path.stem, "kind": "skipped", "profile": args.profile, "reason": why}
+            _write_records(records, [r for r in _load_records(records) if r["chapter"] != path.stem] + [skipped])
+            print(f"{path.name}: skipped in the {args.profile} profile: {why}", flush=True)
+            continue
         fresh = records.with_name(f".results.{path.stem}.running.jsonl")
         fresh.unlink(missing_ok=True)
         os.environ["D2LNETS_RESULTS"] = str(fresh)
@@ -133,11 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.results:
         all_records = _load_records(records)
         wall = {r["chapter"]: r["wall_seconds"] for r in all_records if "wall_seconds" in r}
-        rows, reports = ([r for r in all_records if _kind(r) == kind and r.get("profile") == args.profile]
-                         for kind in ("result", "report"))
+        rows, reports, skipped = ([r for r in all_records if _kind(r) == kind and r.get("profile") == args.profile]
+                                  for kind in ("result", "report", "skipped"))
         rows.sort(key=lambda r: r["chapter"])
         reports.sort(key=lambda r: r["chapter"])  # (stable: in the order each chapter reported them)
-        write_results(rows, wall, args.profile, args.results, reports)
+        write_results(rows, wall, args.profile, args.results, reports, skipped)
         print(f"wrote {args.results}")
 
 

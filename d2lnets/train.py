@@ -590,8 +590,15 @@ def _data(train_iter, test_iter, num_epochs: int, steps_per_epoch, scheduler):
 
 
 def _prepare(net: nn.Module, train_iter, test_iter, device: torch.device, settings: Settings, compile: bool):
-    """Move the network and the data to ``device`` in its memory format; the model to call."""
-    net.to(device)
+    """Move the network and the data to ``device`` in its memory format; the model to call. A network
+    spread over devices (``TwoTowerAlexNet``: ``net.devices``) stays where it is and takes its data on
+    its first device."""
+    placed = getattr(net, "devices", None)
+    if placed is None:
+        net.to(device)
+    elif torch.device(placed[0]) != device:
+        raise ValueError(f"the network is spread over {', '.join(map(str, placed))} and takes its input on "
+                         f"{placed[0]}; train it with device={str(placed[0])!r} (got {str(device)!r})")
     train_iter, test_iter = _to_device(train_iter, device), _to_device(test_iter, device)
     train_iter = _materialise(net, train_iter, device)
     if settings.channels_last:
@@ -710,8 +717,9 @@ class _Monitor:
     plot and progress bar (in notebooks), and a line per epoch (elsewhere)."""
 
     def __init__(self, history: History, num_epochs: int, num_batches: int | None, plot: bool | None,
-                 verbose: bool, device: torch.device) -> None:
+                 verbose: bool, device: torch.device, group=None) -> None:
         self.history, self.num_epochs, self.num_batches, self.verbose = history, num_epochs, num_batches, verbose
+        self.group, self.device = group, device   # group: step points are sums over the processes
         plot = in_notebook() if plot is None else plot
         self.animator = Animator(xlabel="epoch", xlim=[0, num_epochs], legend=["train loss", "train acc", "test acc"],
                                  show=plot) if plot else None
@@ -720,7 +728,7 @@ class _Monitor:
         self.steps_before, self.drawn = 0, 0.0
 
     def start_epoch(self, epoch: int) -> None:
-        self.epoch, self.last, self.pending = epoch, (0.0, 0, 0), []
+        self.epoch, self.last, self.last_n, self.pending = epoch, (0.0, 0, 0), 0, []
         self.every = max(1, self.num_batches // 10) if self.num_batches else 1
 
     def due(self, i: int) -> bool:
@@ -736,9 +744,14 @@ class _Monitor:
 
     def _point(self, i: int, sums: _Sums, running: float) -> None:
         loss0, correct0, n0 = self.last
-        correct = sums.correct.item()
-        loss, acc = (running - loss0) / (sums.n - n0), (correct - correct0) / (sums.n - n0)
-        self.last = (running, correct, sums.n)
+        now = (running, sums.correct.item(), sums.n)
+        if self.group is not None:  # every process the same point: the global batches' (exact on resume)
+            t = torch.tensor(now, dtype=torch.float64, device=self.device)
+            self.group.sum(t)
+            now = (t[0].item(), int(t[1].item()), int(t[2].item()))
+        running, correct, n = now
+        loss, acc = (running - loss0) / (n - n0), (correct - correct0) / (n - n0)
+        self.last, self.last_n = now, sums.n
         if self.num_batches:
             self.history.add_step(self.steps_before + i, self.epoch + i / self.num_batches, loss, acc)
             self._plot(self.epoch + i / self.num_batches, loss, acc)
@@ -754,7 +767,7 @@ class _Monitor:
             self.drawn = now if redraw else self.drawn
 
     def end_epoch(self, i: int, sums: _Sums, running: float) -> None:
-        if sums.n > self.last[2]:
+        if sums.n > self.last_n:
             self._point(i, sums, running)
         for j, loss, acc in self.pending:
             self.history.add_step(self.steps_before + j, self.epoch + j / i, loss, acc)
@@ -883,7 +896,7 @@ def train_ch5(
     guard = _Guard(net, optimizer, scheduler, history)  # snapshots the state before training
     scheduler = _one_cycle(scheduler, optimizer, lr, num_epochs * (num_batches or 0))
     scaler = torch.amp.GradScaler(device.type) if settings.scaler else None
-    monitor = _Monitor(history, num_epochs, num_batches, plot, verbose, device)
+    monitor = _Monitor(history, num_epochs, num_batches, plot, verbose, device, group)
     parts = (net, optimizer, scheduler, scaler, history)
     if ckpt.resume(*parts, run_identity(net, optimizer, scheduler, num_epochs, num_batches, train_iter, settings)):
         monitor.steps_before = ckpt.steps_before
@@ -915,7 +928,7 @@ def train_ch5(
             running = sums.loss.item()
             guard.check_loss(running, epoch, None)
             guard.check_weights(epoch)
-            monitor.end_epoch(i, sums, running)  # (the step points: this process's share)
+            monitor.end_epoch(i, sums, running)
             if group is not None:  # the epoch's results: the sums over all the processes
                 sums.n = _summed(group, sums, device)
                 running = sums.loss.item()

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from d2lnets.checks.alexnet import check_dropout, check_lrn, check_pca_lighting
+from d2lnets import augment
+from d2lnets.checks.alexnet import check_dropout, check_lrn, check_pca_lighting, check_rgb_pca
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -130,3 +131,60 @@ def test_pca_lighting_check_accepts_the_formula():
 def test_pca_lighting_check_rejects(wrong, message):
     with pytest.raises(AssertionError, match=message):
         check_pca_lighting(wrong)
+
+
+# --- the eigen-decomposition behind PCA lighting ---------------------------------------------
+
+def make_rgb_pca(centre="all", rows=False, ascending=False, first_image_only=False, reshape_wrong=False,
+                 sqrt=False, inplace=False):
+    """The covariance of all pixels' colours and its eigen-decomposition, with switches for the mistakes."""
+    def rgb_pca(images):
+        if inplace:
+            images.clamp_(0, 1)
+            images.mul_(1.0)
+            images.add_(1e-3)
+        X = images[:1] if first_image_only else images
+        if centre == "image":
+            X = X - X.mean(dim=(2, 3), keepdim=True)
+        pixels = X.reshape(3, -1) if reshape_wrong else X.transpose(0, 1).reshape(3, -1)
+        if centre == "all":
+            pixels = pixels - pixels.mean(dim=1, keepdim=True)
+        cov = pixels @ pixels.T / (pixels.shape[1] - 1)
+        vals, vecs = torch.linalg.eigh(cov)
+        if not ascending:
+            vals, vecs = vals.flip(0), vecs.flip(1)
+        if sqrt:
+            vals = vals.sqrt()
+        return vals, (vecs.T if rows else vecs)
+    return rgb_pca
+
+
+def test_rgb_pca_check_accepts_the_reference_and_the_package():
+    check_rgb_pca(make_rgb_pca())
+    check_rgb_pca(augment.pca_components)
+    # torch.cov with n rather than n - 1 and with flipped eigenvector signs is as right
+    def with_cov(images):
+        pixels = images.permute(1, 0, 2, 3).flatten(1)
+        vals, vecs = torch.linalg.eigh(torch.cov(pixels, correction=0))
+        return vals.flip(0), -vecs.flip(1)
+    check_rgb_pca(with_cov)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_stub, "not written yet"),
+    (make_rgb_pca(centre=None), "did not subtract the mean colour"),
+    (make_rgb_pca(rows=True), "ROWS"),
+    (make_rgb_pca(first_image_only=True), "first image only"),
+    (make_rgb_pca(ascending=True), "ascending order"),
+    (make_rgb_pca(reshape_wrong=True), "channel axis is dim 1"),
+    (make_rgb_pca(centre="image"), "each image's own mean colour"),
+    (make_rgb_pca(sqrt=True), "standard deviations"),
+    (make_rgb_pca(inplace=True), "in place"),
+    (lambda images: augment.pca_components(images)[0], "pair"),
+    (lambda images: (torch.ones(3), torch.eye(3)), "differ"),
+    (lambda images: tuple(t.numpy() for t in augment.pca_components(images)), "two tensors"),
+    (lambda images: (torch.ones(4), torch.eye(4)), "shape"),
+])
+def test_rgb_pca_check_rejects(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_rgb_pca(wrong)

@@ -1,9 +1,12 @@
-"""Chapter 5's checks accept the book's dense and transition blocks and reject the catalogued wrong answers."""
+"""Chapter 5's checks accept the book's dense block and DenseNet-BC's bottleneck
+layer (torchvision's), and reject the catalogued wrong answers."""
 import pytest
 import torch
 from torch import nn
+from torchvision.models.densenet import _DenseLayer as TorchvisionDenseLayer
 
-from d2lnets.checks.densenet import check_dense_block, check_transition_block
+from d2lnets.checks.densenet import check_bottleneck_layer, check_dense_block
+from d2lnets.models.densenet import _DenseLayer
 
 
 def conv_block(in_channels, out_channels, conv_first=False):
@@ -49,24 +52,13 @@ def make_dense_block(join="cat", conv_first=False, widths="dense"):
     return DenseBlock
 
 
-def book_transition(in_channels, out_channels):
-    return nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
-                         nn.Conv2d(in_channels, out_channels, kernel_size=1),
-                         nn.AvgPool2d(kernel_size=2, stride=2))
-
-
 class Stub(nn.Module):
     def __init__(self, num_convs, in_channels, growth_rate):
         raise NotImplementedError
 
 
-def stub_transition(in_channels, out_channels):
-    raise NotImplementedError
-
-
 def test_accepts_the_book_blocks():
     check_dense_block(make_dense_block())
-    check_transition_block(book_transition)
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -95,22 +87,115 @@ def test_dense_block_check_rejects_a_different_function():
         check_dense_block(NoReLU)
 
 
+# --- DenseNet-BC's bottleneck layer ---------------------------------------------------------------
+
+def make_bottleneck(join="cat", order="pre", width="bn", bias=False, kernels=(1, 3), padding=1,
+                    second_relu=True):
+    """DenseNet-BC's layer as the chapter's solution writes it, or with a catalogued mistake."""
+
+    class BottleneckLayer(nn.Module):
+        def __init__(self, in_channels, growth_rate, bn_size=4):
+            super().__init__()
+            mid = {"bn": bn_size * growth_rate, "four": 4 * growth_rate, "k": growth_rate,
+                   "in": in_channels}[width]
+            out = in_channels if join == "add_same" else growth_rate
+            k1, k2 = kernels
+            conv1 = nn.Conv2d(in_channels, mid, k1, padding=k1 // 2 if padding else 0, bias=bias)
+            conv2 = nn.Conv2d(mid, out, k2, padding=k2 // 2 if padding else 0, bias=bias)
+            relu2 = nn.ReLU() if second_relu else nn.Identity()
+            if order == "pre":
+                self.net = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(), conv1,
+                                         nn.BatchNorm2d(mid), relu2, conv2)
+            else:  # post-activation: conv, BN, ReLU
+                self.net = nn.Sequential(conv1, nn.BatchNorm2d(mid), nn.ReLU(),
+                                         conv2, nn.BatchNorm2d(out), relu2)
+
+        def forward(self, X):
+            Y = self.net(X)
+            if join == "cat":
+                return torch.cat((X, Y), dim=1)
+            if join == "cat_reversed":
+                return torch.cat((Y, X), dim=1)
+            if join in ("add", "add_same"):
+                return X + Y
+            return Y  # join == "none"
+
+    return BottleneckLayer
+
+
+class TorchvisionAppended(nn.Module):
+    """torchvision's DenseNet-BC layer, with its new channels appended to its input."""
+
+    def __init__(self, in_channels, growth_rate, bn_size=4):
+        super().__init__()
+        self.layer = TorchvisionDenseLayer(in_channels, growth_rate, bn_size, drop_rate=0.0)
+
+    def forward(self, X):
+        return torch.cat((X, self.layer(X)), dim=1)
+
+
+class StubBottleneck(nn.Module):
+    def __init__(self, in_channels, growth_rate, bn_size=4):
+        raise NotImplementedError
+
+
+def test_package_dense_layer_is_torchvisions():
+    """The check's reference is the package's _DenseLayer: torchvision's, same names and function."""
+    ours, theirs = _DenseLayer(12, 6, bn_size=4), TorchvisionDenseLayer(12, 6, 4, drop_rate=0.0)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    torch.manual_seed(0)
+    for p in theirs.parameters():
+        nn.init.normal_(p)
+    ours.load_state_dict(theirs.state_dict())
+    X = torch.randn(2, 12, 5, 5)
+    torch.testing.assert_close(ours.eval()(X), theirs.eval()(X))
+
+
+def test_bottleneck_check_accepts_the_solution_and_torchvision():
+    check_bottleneck_layer(make_bottleneck())
+    check_bottleneck_layer(TorchvisionAppended)
+
+
 @pytest.mark.parametrize("wrong, message", [
-    (stub_transition, "transition_block is not written yet"),
-    (lambda i, o: nn.Sequential(*list(book_transition(i, o))[:-1]), "is the pooling missing"),
-    (lambda i, o: nn.Sequential(*list(book_transition(i, o))[:-1], nn.MaxPool2d(2, 2)), "uses max pooling"),
-    (lambda i, o: nn.Sequential(nn.Conv2d(i, o, 1), nn.BatchNorm2d(o), nn.ReLU(), nn.AvgPool2d(2, 2)),
-     "normalises the convolution's output"),
-    (lambda i, o: nn.Sequential(nn.BatchNorm2d(i), nn.ReLU(), nn.Conv2d(i, o, 1, bias=False), nn.AvgPool2d(2, 2)),
-     "parameters; the package's has"),
-    (lambda i, o: nn.Sequential(nn.BatchNorm2d(i), nn.ReLU(), nn.Conv2d(i, i, 1), nn.AvgPool2d(2, 2)),
-     "channels, expected"),
-    (lambda i, o: nn.Sequential(nn.BatchNorm2d(i), nn.Conv2d(i, o, 1), nn.AvgPool2d(2, 2)),
-     "different function"),
-    (lambda i, o: nn.Sequential(nn.BatchNorm2d(i), nn.ReLU(), nn.Conv2d(i, o, 1), nn.AvgPool2d(4, 4)),
-     "expected"),
-    (lambda i, o: "not a module", "nn.Sequential"),
+    (StubBottleneck, "BottleneckLayer is not written yet"),
+    (make_bottleneck(join="none"), "only the new channels come out"),
+    (make_bottleneck(join="add"), "fails on a batch.*concatenates them along the channel dimension"),
+    (make_bottleneck(join="add_same"), "adding the new features to the input"),
+    (make_bottleneck(join="cat_reversed"), "new channels come before the old ones"),
+    (make_bottleneck(order="post"), "BN and ReLU before each convolution"),
+    (make_bottleneck(width="k"), "only growth_rate wide"),
+    (make_bottleneck(width="four"), "do not fix it at 4"),
+    (make_bottleneck(width="in"), "whatever the input's width"),
+    (make_bottleneck(kernels=(3, 1)), "the 3x3 convolution comes first"),
+    (make_bottleneck(bias=True), "have biases"),
+    (make_bottleneck(padding=0), "padding=1"),
+    (make_bottleneck(second_relu=False), "computes a different function"),
+    (lambda *a, **k: "not a module", "subclass of nn.Module"),
+    (lambda in_channels, growth_rate: make_bottleneck()(in_channels, growth_rate), "raised TypeError"),
 ])
-def test_transition_check_rejects(wrong, message):
+def test_bottleneck_check_rejects(wrong, message):
     with pytest.raises(AssertionError, match=message):
-        check_transition_block(wrong)
+        check_bottleneck_layer(wrong)
+
+
+def test_bottleneck_check_rejects_a_single_convolution():
+    class OneConv(nn.Module):  # the book's unit, no bottleneck
+        def __init__(self, in_channels, growth_rate, bn_size=4):
+            super().__init__()
+            self.net = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
+                                     nn.Conv2d(in_channels, growth_rate, 3, padding=1, bias=False))
+
+        def forward(self, X):
+            return torch.cat((X, self.net(X)), dim=1)
+
+    with pytest.raises(AssertionError, match="has one convolution"):
+        check_bottleneck_layer(OneConv)
+
+
+def test_bottleneck_messages_never_print_the_answer():
+    """A failing check says what is wrong, not the widths the solution uses in the cases it tries."""
+    for wrong in (make_bottleneck(width="k"), make_bottleneck(width="four"), make_bottleneck(order="post")):
+        with pytest.raises(AssertionError) as info:
+            check_bottleneck_layer(wrong)
+        assert "BottleneckLayer(6, 4)" in str(info.value) or "bn_size=2" in str(info.value)
+        assert "16 channels" not in str(info.value) and "class BottleneckLayer" not in str(info.value)

@@ -112,3 +112,175 @@ def test_rejects_batch_norm_in_the_wrong_place():
 
     with pytest.raises(AssertionError, match="computes a different function"):
         check_residual(BNAfterAdd)
+
+
+# -- the bottleneck block ------------------------------------------------------------------------------
+import torch  # noqa: E402
+from torchvision.models import resnet as tv_resnet  # noqa: E402
+
+from d2lnets.checks.resnet import check_bottleneck  # noqa: E402
+from d2lnets.models import Bottleneck as PackageBottleneck  # noqa: E402
+
+
+def make_bottleneck(project=True, project_bn=True, project_when_width_only=False, stride_on="conv2",
+                    expansion=4, bn=True, relu_before_add=False, final_relu=True, skip=True, bias=False,
+                    bn_first_in_projection=False):
+    """torchvision's bottleneck block (ResNet v1.5) written out, or one with a catalogued mistake."""
+
+    class Bottleneck(nn.Module):
+        def __init__(self, in_channels, channels, stride=1):
+            super().__init__()
+            out = channels * expansion
+            self.conv1 = nn.Conv2d(in_channels, channels, 1, stride=stride if stride_on == "conv1" else 1, bias=bias)
+            self.bn1 = nn.BatchNorm2d(channels) if bn else nn.Identity()
+            self.conv2 = nn.Conv2d(channels, channels, 3, stride=stride if stride_on == "conv2" else 1, padding=1,
+                                   bias=bias)
+            self.bn2 = nn.BatchNorm2d(channels) if bn else nn.Identity()
+            self.conv3 = nn.Conv2d(channels, out, 1, stride=stride if stride_on == "conv3" else 1, bias=bias)
+            self.bn3 = nn.BatchNorm2d(out) if bn else nn.Identity()
+            changes = (in_channels != out) if project_when_width_only else (stride != 1 or in_channels != out)
+            if project and changes:
+                layers = [nn.Conv2d(in_channels, out, 1, stride=stride, bias=bias)]
+                if project_bn:
+                    layers.append(nn.BatchNorm2d(out))
+                self.downsample = nn.Sequential(*layers)
+            else:
+                self.downsample = None
+
+        def forward(self, X):
+            Y = F.relu(self.bn1(self.conv1(X)))
+            Y = F.relu(self.bn2(self.conv2(Y)))
+            Y = self.bn3(self.conv3(Y))
+            if not skip:
+                return F.relu(Y)
+            shortcut = X if self.downsample is None else self.downsample(X)
+            if relu_before_add:
+                return F.relu(Y) + shortcut
+            return F.relu(Y + shortcut) if final_relu else Y + shortcut
+
+    return Bottleneck
+
+
+def torchvision_bottleneck(in_channels, channels, stride=1):
+    """torchvision's own block, with the projection its ResNet gives it."""
+    out = channels * tv_resnet.Bottleneck.expansion
+    downsample = None
+    if stride != 1 or in_channels != out:
+        downsample = nn.Sequential(tv_resnet.conv1x1(in_channels, out, stride), nn.BatchNorm2d(out))
+    return tv_resnet.Bottleneck(in_channels, channels, stride, downsample)
+
+
+def package_bottleneck(in_channels, channels, stride=1):
+    out = channels * PackageBottleneck.expansion
+    downsample = None
+    if stride != 1 or in_channels != out:
+        downsample = nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+    return PackageBottleneck(in_channels, channels, stride, downsample)
+
+
+class ShortcutFirst(nn.Module):
+    """Another layout: the shortcut's layers registered before the main path's, in Sequentials."""
+
+    def __init__(self, in_channels, channels, stride=1):
+        super().__init__()
+        out = 4 * channels
+        self.shortcut = (nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+                         if stride != 1 or in_channels != out else nn.Identity())
+        self.main = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.Conv2d(channels, out, 1, bias=False), nn.BatchNorm2d(out))
+
+    def forward(self, X):
+        return F.relu(self.main(X) + self.shortcut(X))
+
+
+@pytest.mark.parametrize("right", [make_bottleneck(), torchvision_bottleneck, package_bottleneck, ShortcutFirst])
+def test_bottleneck_accepts_torchvisions_block_and_other_layouts(right):
+    check_bottleneck(right)
+
+
+def test_the_written_out_block_is_torchvisions():
+    """The reference answer computes what torchvision's block computes, with the same weights."""
+    for args in [(16, 4, 1), (8, 4, 2), (8, 4, 1)]:
+        torch.manual_seed(0)
+        mine, theirs = make_bottleneck()(*args).eval(), torchvision_bottleneck(*args).eval()
+        mine.load_state_dict(theirs.state_dict())
+        X = torch.randn(2, args[0], 6, 6)
+        assert torch.allclose(mine(X), theirs(X), atol=1e-6)
+
+
+class BottleneckStub(nn.Module):
+    def __init__(self, in_channels, channels, stride=1):
+        raise NotImplementedError
+
+
+class BottleneckStubForward(make_bottleneck()):
+    def forward(self, X):
+        raise NotImplementedError
+
+
+class BottleneckNoneForward(make_bottleneck()):
+    def forward(self, X):
+        pass   # the body a learner gets, with the raise deleted
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (BottleneckStub, "Bottleneck is not written yet"),
+    (BottleneckStubForward, "Bottleneck.forward is not written yet"),
+    (BottleneckNoneForward, "returns NoneType"),
+    (make_bottleneck(project=False), "needs a 1x1 projection from 8 to 16 channels with stride 2"),
+    (make_bottleneck(project_when_width_only=True), r"needs a 1x1 projection from 16 to 16 channels"),
+    (make_bottleneck(project_bn=False), "and one after the projection on the shortcut"),
+    (make_bottleneck(bn=False), "BatchNorm2d layers, expected 3"),
+    (make_bottleneck(expansion=1), "expands the narrow 4 channels back to 4 \\* channels = 16"),
+    (make_bottleneck(stride_on="conv1"), "the first 1x1 convolution has the stride"),
+    (make_bottleneck(stride_on="conv3"), "the 3x3 convolution has stride 1"),
+    (make_bottleneck(stride_on=None), "nothing on the main path halves the resolution"),
+    (make_bottleneck(relu_before_add=True), "ReLU comes before the addition"),
+    (make_bottleneck(final_relu=False), "last ReLU is missing"),
+    (make_bottleneck(skip=False), "no skip connection"),
+    (make_bottleneck(bias=True), "no bias"),
+    (make_residual(), "TypeError"),
+    (lambda *a, **k: "not a module", "subclass of nn.Module"),
+])
+def test_bottleneck_rejects(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_bottleneck(wrong)
+
+
+def test_bottleneck_rejects_a_projection_that_is_built_but_not_used():
+    class Forgetful(make_bottleneck()):
+        def forward(self, X):
+            Y = F.relu(self.bn1(self.conv1(X)))
+            Y = F.relu(self.bn2(self.conv2(Y)))
+            return F.relu(self.bn3(self.conv3(Y)) + X)
+
+    with pytest.raises(AssertionError, match="fails"):
+        check_bottleneck(Forgetful)
+
+
+def test_bottleneck_rejects_a_relu_on_the_third_batch_norm():
+    class ExtraReLU(make_bottleneck()):
+        def forward(self, X):
+            Y = F.relu(self.bn1(self.conv1(X)))
+            Y = F.relu(self.bn2(self.conv2(Y)))
+            Y = F.relu(self.bn3(self.conv3(Y)))
+            shortcut = X if self.downsample is None else self.downsample(X)
+            return F.relu(Y + shortcut)
+
+    with pytest.raises(AssertionError, match="bn3's output goes straight"):
+        check_bottleneck(ExtraReLU)
+
+
+def test_bottleneck_rejects_a_wrong_order_with_the_right_layers():
+    class ReluBeforeBN(make_bottleneck()):
+        def forward(self, X):
+            Y = self.bn1(F.relu(self.conv1(X)))
+            Y = F.relu(self.bn2(self.conv2(Y)))
+            Y = self.bn3(self.conv3(Y))
+            shortcut = X if self.downsample is None else self.downsample(X)
+            return F.relu(Y + shortcut)
+
+    with pytest.raises(AssertionError, match="computes a different function"):
+        check_bottleneck(ReluBeforeBN)

@@ -17,9 +17,12 @@ import nbformat
 import pytest
 
 from d2lnets import exercises, setup
+from d2lnets.check import exercises_of
 from d2lnets.exercises import STUB, learner_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
+# every chapter's checked exercises (what make check counts), from the cell tags
+N_EXERCISES = sum(len(exercises_of(nbformat.read(p, as_version=4))[1]) for p in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
 VENV = ROOT / ".venv"
 STAMP = VENV / ".d2lnets-installed"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -27,8 +30,13 @@ ARTIFACTS = Path(os.environ.get("D2LNETS_ARTIFACTS", ROOT / "test-artifacts"))
 
 needs_venv = pytest.mark.skipif(not STAMP.exists(), reason="the Makefile runs from the repository's .venv (make setup)")
 
-CONV_SOLUTION = "def conv_output_size(W, F, P, S):\n    return (W - F + 2 * P) // S + 1\n"
-CONV_WRONG = "def conv_output_size(W, F, P, S):\n    return (W - F + P) // S + 1\n"  # padding on one side only
+COST_SOLUTION = ("def layer_cost(layer, input_shape):\n"
+                 "    row = d2l.summary(nn.Sequential(layer), input_shape).rows[0]\n"
+                 "    return row.params, row.macs\n")
+COST_WRONG = ("def layer_cost(layer, input_shape):\n"   # the bias forgotten
+              "    C, H, W = input_shape\n"
+              "    k, = set(layer.kernel_size)\n"
+              "    return layer.out_channels * C * k * k, layer.out_channels * H * W * C * k * k\n")
 LENET_SOLUTION = """def modern_lenet():
     return nn.Sequential(
         nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=2, stride=2),
@@ -129,14 +137,15 @@ def test_a_changed_chapter_is_written_beside_the_learners_copy(course):
     assert len(list((course / "exercises").glob("02_alexnet.updated*.ipynb"))) == 2
     # make check looks only at NN_name.ipynb
     listed = make(course, "check").stdout
-    assert listed.count("02_alexnet ") == 3 and "updated" not in listed
+    in_chapter_2 = len(exercises_of(nbformat.read(ROOT / "chapters" / "02_alexnet.ipynb", as_version=4))[1])
+    assert listed.count("02_alexnet ") == in_chapter_2 and "updated" not in listed
 
 
 @needs_venv
 def test_reset_moves_the_old_copy_to_a_backup_first(course):
     make(course, "exercises")
     mine = course / "exercises" / "01_lenet.ipynb"
-    _edit(mine, "def conv_output_size", CONV_SOLUTION)
+    _edit(mine, "def layer_cost", COST_SOLUTION)
     original = mine.read_bytes()
     assert make(course, "reset").returncode != 0   # which chapter? never a guess
     result = make(course, "reset", "NB=01")
@@ -175,7 +184,7 @@ def test_check_passes_the_reference_solutions():
     result, _ = _check(ROOT / "chapters")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[-1].startswith("10 of 10 exercises solved")
+    assert lines[-1].startswith(f"{N_EXERCISES} of {N_EXERCISES} exercises solved")
     assert all(line.endswith(": solved") for line in lines[:-1])
 
 
@@ -184,18 +193,19 @@ def test_check_lists_unsolved_and_wrong_exercises_in_seconds(tmp_path):
     result, seconds = _check(tmp_path)
     lines = result.stdout.splitlines()
     assert result.returncode == 1
-    assert len(lines) == 11 and all(line.endswith(": not written yet") for line in lines[:-1]), result.stdout
+    assert len(lines) == N_EXERCISES + 1 and all(line.endswith(": not written yet") for line in lines[:-1]), result.stdout
     assert lines[0] == "01_lenet  1. The modern LeNet, by hand: not written yet"
-    assert lines[-1].startswith("0 of 10 exercises solved")
+    assert lines[-1].startswith(f"0 of {N_EXERCISES} exercises solved")
     assert seconds < 30
     # one solved, one wrong (a catalogued mistake): the check's own message
     _edit(tmp_path / "01_lenet.ipynb", "def modern_lenet", LENET_SOLUTION, add_cell=False)
-    _edit(tmp_path / "01_lenet.ipynb", "def conv_output_size", CONV_WRONG, add_cell=False)
+    _edit(tmp_path / "01_lenet.ipynb", "def layer_cost", COST_WRONG, add_cell=False)
     result, _ = _check(tmp_path / "01_lenet.ipynb")
     lines = result.stdout.splitlines()
     assert lines[0] == "01_lenet  1. The modern LeNet, by hand: solved"
-    assert lines[1].startswith("01_lenet  2. Output sizes: wrong: conv_output_size(W=28, F=5, P=2, S=1)")
-    assert "Padding adds P pixels on each side" in lines[1]
+    assert lines[1].startswith("01_lenet  2. A layer's cost: wrong: layer_cost(Conv2d(1, 6, kernel_size=(5, 5), "
+                               "stride=(1, 1), padding=(2, 2)), (1, 28, 28)) gives 150 parameters, expected 156")
+    assert "the bias" in lines[1]
     assert lines[2].startswith("1 of 2 exercises solved") and result.returncode == 1
 
 
@@ -378,7 +388,7 @@ def test_a_learner_solves_and_checks_an_exercise_in_jupyterlab(lab):
         assert "correct: the modern LeNet" in output(tagged["check"][0])
         run(tagged["exercise"][1])   # the unsolved stub as written
         run(tagged["check"][1])
-        assert "conv_output_size is not written yet" in output(tagged["check"][1])
+        assert "layer_cost is not written yet" in output(tagged["check"][1])
         assert page.get_by_text("notified about official Jupyter news").count() == 0   # the course's settings
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         cells.nth(tagged["check"][0]).scroll_into_view_if_needed()

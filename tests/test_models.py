@@ -118,6 +118,8 @@ def test_torchvision_style_initialisation():
     (M.alexnet, (10, 1), dict(variant="small"), 7_507_050),
     (M.alexnet, (), dict(variant="d2l"), 46_764_746),
     (M.alexnet, (), dict(variant="small"), 7_507_050),
+    (M.alexnet, (5,), dict(variant="half"), 14_591_685),
+    (M.alexnet, (102,), dict(variant="paper"), 57_286_118),
     (M.vgg, ("A",), {}, 132_863_336),
     (M.vgg, ("A-LRN",), {}, 132_863_336),
     (M.vgg, ("B",), {}, 133_047_848),
@@ -247,6 +249,7 @@ def test_book_alexnet_and_vgg_layouts():
     ("paper", 3, 227, (256, 6, 6)),
     ("d2l", 1, 224, (256, 5, 5)),
     ("small", 1, 32, (128, 3, 3)),
+    ("half", 3, 224, (128, 6, 6)),
 ])
 @torch.no_grad()
 def test_alexnet_design_resolutions(variant, channels, size, feature_shape):
@@ -269,8 +272,8 @@ def test_alexnet_small_handles_small_inputs(size):
 def test_alexnet_options():
     paper = M.alexnet(variant="paper")
     lrns = [m for m in paper.features if isinstance(m, LocalResponseNorm)]
-    assert len(lrns) == 2 and all((m.size, m.k, m.alpha, m.beta, m.convention) == (5, 2, 1e-4, 0.75, "paper")
-                                  for m in lrns)
+    assert len(lrns) == 2 and all((m.size, m.k, m.alpha, m.beta, m.convention, m.groups) ==
+                                  (5, 2, 1e-4, 0.75, "paper", 2) for m in lrns)  # LRN within each tower
     # LRN after the ReLU and before the pool, for conv1 and conv2
     kinds = [type(m).__name__ for m in paper.features]
     assert kinds[:8] == ["Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d"] * 2
@@ -324,6 +327,7 @@ def test_dense_blocks():
     (M.alexnet, dict(variant="paper"), 3, 67),
     (M.alexnet, dict(num_classes=10, in_channels=1, variant="d2l"), 1, 65),
     (M.alexnet, dict(num_classes=10, in_channels=1, variant="small"), 1, 15),
+    (M.alexnet, dict(num_classes=5, variant="half"), 3, 63),
     (M.vgg11, dict(hidden=64), 3, 32),  # a small classifier: the error comes from the features
     (M.densenet121, {}, 3, 29),
     (M.densenet, {}, 1, 29),

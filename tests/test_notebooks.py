@@ -34,3 +34,88 @@ def test_write_results_table(tmp_path):
 def test_scrub_removes_machine_paths():
     text = f"warning in {sys.prefix}/lib/x.py and {notebooks.ROOT}/chapters/01.ipynb"
     assert notebooks.scrub(text) == "warning in <venv>/lib/x.py and <repo>/chapters/01.ipynb"
+
+
+# --- chapters whose data may be absent (the appendix): skipped with a note -----------------------------
+
+def test_missing_data_uses_the_loaders_search(tmp_path, monkeypatch, isolated_search):
+    from d2lnets import data as data_mod
+
+    monkeypatch.setattr(data_mod, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
+    why = notebooks.missing_data("07_alexnet_colour", "cpu")
+    assert why.startswith("CIFAR-10 (cifar-10-python.tar.gz) was not found in ")
+    assert str(isolated_search / "cifar-10") in why and "committed outputs" in why
+    assert notebooks.missing_data("07_alexnet_colour", "smoke") is None      # smoke: a generated stand-in
+    assert notebooks.missing_data("02_alexnet", "cpu") is None               # needs nothing listed
+    # where the loaders would find it ($D2LNETS_DATA, data/cifar-10/), it is no longer missing
+    (isolated_search / "cifar-10").mkdir(parents=True)
+    (isolated_search / "cifar-10" / "cifar-10-python.tar.gz").write_bytes(b"any bytes: found, not verified")
+    assert notebooks.missing_data("07_alexnet_colour", "cpu") is None
+    assert "Flowers-102" in notebooks.missing_data("07_alexnet_colour", "full")
+    monkeypatch.setenv("D2LNETS_DATA", str(tmp_path / "empty"))   # a folder the caller named must hold it
+    assert "CIFAR-10" in notebooks.missing_data("07_alexnet_colour", "cpu")
+
+
+def test_make_results_skips_a_chapter_without_its_data(tmp_path, monkeypatch, capsys, isolated_search):
+    from d2lnets import data as data_mod
+
+    monkeypatch.setattr(data_mod, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
+    monkeypatch.setattr(notebooks, "ROOT", tmp_path)      # .results.jsonl goes here
+    monkeypatch.setenv("D2LNETS_PROFILE", "cpu")          # as run_notebook sets it
+
+    def run_notebook(path, profile):
+        if path.stem == "07_alexnet_colour":
+            raise AssertionError("a chapter without its data must not run")
+        d2l.record_result(path.stem, "TestNet", 28, _history())
+        return 12.0
+
+    monkeypatch.setattr(notebooks, "run_notebook", run_notebook)
+    chapter = tmp_path / "07_alexnet_colour.ipynb"
+    chapter.write_text("committed smoke outputs")
+    results = tmp_path / "RESULTS.md"
+    notebooks.main(["--profile", "cpu", "--results", str(results), str(tmp_path / "01_lenet.ipynb"), str(chapter)])
+    out = capsys.readouterr().out
+    assert "07_alexnet_colour.ipynb: skipped in the cpu profile: CIFAR-10" in out
+    assert "Get the data in either of two ways" in out            # the loader's own message, printed
+    assert chapter.read_text() == "committed smoke outputs"       # its outputs are kept
+    text = results.read_text()
+    assert "| 01_lenet | TestNet | 28 px |" in text and "| 07_alexnet_colour |" not in text
+    assert "Skipped in the `cpu` profile, for want of their data on this machine:" in text
+    assert "- 07_alexnet_colour: skipped: CIFAR-10 (cifar-10-python.tar.gz) was not found in " in text
+    # with the data present the chapter runs, and its skip leaves RESULTS.md
+    (isolated_search / "cifar-10").mkdir(parents=True)
+    (isolated_search / "cifar-10" / "cifar-10-python.tar.gz").write_bytes(b"present")
+    monkeypatch.setattr(notebooks, "run_notebook", lambda path, profile: 30.0)
+    notebooks.main(["--profile", "cpu", "--results", str(results), str(chapter)])
+    assert "skipped" not in results.read_text() and "07_alexnet_colour.ipynb: 30 s" in capsys.readouterr().out
+
+
+def test_the_appendix_without_its_data_stops_in_its_first_data_cell(tmp_path, monkeypatch):
+    """cpu profile, $D2LNETS_DATA an empty folder (so nothing is downloaded): the first cell that
+    reads data raises the loader's DataNotFoundError, and no cell before it fails."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = notebooks.ROOT / "chapters" / "07_alexnet_colour.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("D2LNETS_PROFILE", "cpu")
+    monkeypatch.setenv("D2LNETS_DATA", str(tmp_path))
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    failed = None
+    with client.setup_kernel():
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            client.execute_cell(cell, i)
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            if errors:
+                failed = (i, cell.source, errors[0])
+                break
+    assert failed is not None, "the chapter ran without its data"
+    i, source, error = failed
+    assert "load_cifar10_tensors" in source and all(
+        "load_" not in c.source for c in nb.cells[:i] if c.cell_type == "code"), f"cell {i} is not the first data cell"
+    assert error.ename == "DataNotFoundError", (error.ename, error.evalue)
+    assert error.evalue.startswith(f"CIFAR-10 was not found in $D2LNETS_DATA ({tmp_path})")
+    assert "cifar-10-python.tar.gz" in error.evalue

@@ -5,12 +5,15 @@ and returns quietly when the answer is right. ``tests/`` proves that every check
 unsolved stub and the plausible wrong answers catalogued beside it.
 """
 from ._util import not_written
-from .alexnet import check_dropout, check_lrn, check_pca_lighting
-from .densenet import check_dense_block, check_transition_block
-from .lenet import check_conv_output_size, check_modern_lenet
-from .resnet import check_residual
+from .alexnet import check_dropout, check_lrn, check_pca_lighting, check_rgb_pca
+from .colour import check_alexnet_sizes, check_grouped_conv_params, check_two_towers
+from .comparison import check_cheapest_above, check_conv_macs
+from .densenet import check_bottleneck_layer, check_dense_block
+from .lenet import check_layer_cost, check_modern_lenet
+from .resnet import check_bottleneck, check_residual
 from .vgg import check_receptive_field, check_vgg_block
 
-__all__ = ["check_conv_output_size", "check_dense_block", "check_dropout", "check_lrn", "check_modern_lenet",
-           "check_pca_lighting", "check_receptive_field", "check_residual", "check_transition_block",
-           "check_vgg_block", "not_written"]
+__all__ = ["check_alexnet_sizes", "check_bottleneck", "check_bottleneck_layer", "check_cheapest_above",
+           "check_conv_macs", "check_dense_block", "check_dropout", "check_grouped_conv_params", "check_layer_cost",
+           "check_lrn", "check_modern_lenet", "check_pca_lighting", "check_receptive_field", "check_residual",
+           "check_rgb_pca", "check_two_towers", "check_vgg_block", "not_written"]

@@ -5,6 +5,9 @@ The learner writes
 - ``lrn(X, size=5, alpha=1e-4, beta=0.75, k=2.0)``: inter-channel LRN in PyTorch's convention,
   equal to ``torch.nn.LocalResponseNorm(size, alpha, beta, k)``;
 - ``dropout_layer(X, p, training=True)``: inverted dropout;
+- ``rgb_pca(images)``: the eigenvalues (largest first) and eigenvectors (columns) of the 3 x 3
+  covariance of the pixel colours of a batch ``[N, 3, H, W]``, centred by the batch's mean colour,
+  equal to ``augment.pca_components`` (up to each eigenvector's sign);
 - ``pca_lighting(X, eigvals, eigvecs, alphas)``: the paper's PCA colour augmentation with the
   random coefficients ``alphas`` [B, C] given, ``X + (eigvecs @ (alphas * eigvals).T).T[:, :, None, None]``.
 
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 from .. import augment
 from ._util import call, expect
 
-__all__ = ["check_dropout", "check_lrn", "check_pca_lighting"]
+__all__ = ["check_dropout", "check_lrn", "check_pca_lighting", "check_rgb_pca"]
 
 
 def _close(a: Tensor, b: Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
@@ -217,3 +220,89 @@ def check_pca_lighting(fn: Callable) -> None:
         raise AssertionError(
             f"{where}: your output differs from X + eigvecs @ (alphas[b] * eigvals) by up to {diff:.3g}; "
             "check the formula: one C-vector per image, added to every pixel of it")
+
+
+# ----------------------------------------------------------------------------------------------
+# the eigen-decomposition behind PCA lighting
+# ----------------------------------------------------------------------------------------------
+def _pca_test_images(gen: torch.Generator, N: int = 6, H: int = 7, W: int = 5) -> Tensor:
+    """Colour images in [0, 1] whose colours are correlated, whose mean colour is far from zero
+    and differs from image to image, so that every catalogued mistake gives other components."""
+    mix = torch.tensor([[0.20, 0.05, 0.02], [0.10, 0.12, 0.00], [0.05, -0.04, 0.06]])
+    noise = torch.einsum("ck,nkhw->nchw", mix, torch.randn(N, 3, H, W, generator=gen))
+    tint = 0.15 * torch.randn(N, 3, 1, 1, generator=gen)          # each image its own mean colour
+    return (torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1) + tint + noise).clamp(0, 1)
+
+
+def _components(pixels: Tensor, centre: bool = True) -> tuple[Tensor, Tensor]:
+    """Eigenvalues (largest first) and eigenvectors (columns) of the 3 x 3 second moments of [3, n]."""
+    pixels = pixels.double()
+    if centre:
+        pixels = pixels - pixels.mean(dim=1, keepdim=True)
+    vals, vecs = torch.linalg.eigh(pixels @ pixels.T / (pixels.shape[1] - 1))
+    return vals.flip(0), vecs.flip(1)
+
+
+def _same_components(vals: Tensor, vecs: Tensor, ref_vals: Tensor, ref_vecs: Tensor, rtol: float = 2e-3) -> bool:
+    """Equal eigenvalues, and equal eigenvectors up to the sign of each column."""
+    if vals.shape != ref_vals.shape or vecs.shape != ref_vecs.shape:
+        return False
+    vals, vecs, ref_vals, ref_vecs = (t.double() for t in (vals, vecs, ref_vals, ref_vecs))
+    if not torch.allclose(vals, ref_vals, rtol=rtol, atol=1e-7):
+        return False
+    return bool(((vecs * ref_vecs).sum(dim=0).abs() - 1).abs().max() < 1e-3)
+
+
+def check_rgb_pca(fn: Callable) -> None:
+    """``fn(images)`` for ``images`` [N, 3, H, W] in [0, 1] must return ``(eigvals [3], eigvecs [3, 3])``:
+    the eigen-decomposition of the covariance of all pixels' colours, as ``augment.pca_components``."""
+    expect(fn, "check_rgb_pca", "rgb_pca(images)", "function")
+    name = "rgb_pca"
+    gen = torch.Generator().manual_seed(0)
+    for N, H, W in ((6, 16, 16), (4, 12, 21)):   # over 1,000 pixels: n or n - 1 in the covariance both pass
+        images = _pca_test_images(gen, N, H, W)
+        keep = images.clone()
+        out = call(fn, name, images)
+        assert torch.equal(images, keep), "rgb_pca changed the images in place; compute on a copy"
+        assert isinstance(out, (tuple, list)) and len(out) == 2, (
+            f"rgb_pca must return the pair (eigvals, eigvecs), got {type(out).__name__}"
+            + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+        vals, vecs = out
+        assert isinstance(vals, Tensor) and isinstance(vecs, Tensor), (
+            f"rgb_pca must return two tensors, got {type(vals).__name__} and {type(vecs).__name__}")
+        assert vals.shape == (3,) and vecs.shape == (3, 3), (
+            f"for RGB images eigvals must have shape (3,) and eigvecs (3, 3), got {tuple(vals.shape)} and "
+            f"{tuple(vecs.shape)}: one covariance of the 3 colour channels over ALL pixels of all images")
+        ref_vals, ref_vecs = augment.pca_components(images)
+        if _same_components(vals, vecs, ref_vals, ref_vecs):
+            continue
+        where = f"for {N} images of {H}x{W} pixels"
+        all_pixels = images.transpose(0, 1).reshape(3, -1)                     # [3, N*H*W]
+        if _same_components(vals.flip(0), vecs.flip(1), ref_vals, ref_vecs):
+            raise AssertionError(
+                f"{where}: your components are in ascending order, as torch.linalg.eigh returns them. Give "
+                "the largest eigenvalue first (eigvals.flip(0), eigvecs.flip(1)): the first component is the "
+                "direction in which the colours vary most")
+        assert not _same_components(vals, vecs.T, ref_vals, ref_vecs), (
+            f"{where}: your eigenvalues are right but you returned the eigenvectors as ROWS. Keep them as "
+            "the COLUMNS of eigvecs, eigvecs[:, i] for eigvals[i], as torch.linalg.eigh returns them")
+        assert not _same_components(vals, vecs, *_components(all_pixels, centre=False)), (
+            f"{where}: you did not subtract the mean colour: pixels @ pixels.T / n is the matrix of second "
+            "moments, not the covariance. Subtract the mean RGB value of all pixels first")
+        assert not _same_components(vals, vecs, *_components(images[0].reshape(3, -1))), (
+            f"{where}: you computed the covariance over the pixels of the first image only. The paper's PCA is "
+            "over the pixels of the whole training set: every pixel of every image is one RGB sample")
+        assert not _same_components(vals, vecs, *_components(images.reshape(3, -1))), (
+            f"{where}: images.reshape(3, -1) mixes channels of different images: the channel axis is dim 1, "
+            "not dim 0. Move it first: images.transpose(0, 1).reshape(3, -1) gives one column per pixel")
+        per_image = images - images.mean(dim=(2, 3), keepdim=True)
+        assert not _same_components(vals, vecs, *_components(per_image.transpose(0, 1).reshape(3, -1), False)), (
+            f"{where}: you subtracted each image's own mean colour; centre by the mean colour of ALL pixels "
+            "of all images, so that differences of tint between images count as colour variation")
+        if torch.allclose(vals.double(), ref_vals.double().sqrt(), rtol=2e-3):
+            raise AssertionError(f"{where}: your eigenvalues are standard deviations (their square roots); "
+                                 "return the eigenvalues of the covariance itself")
+        raise AssertionError(
+            f"{where}: your components differ from those of the covariance of all pixels' colours (eigenvalues "
+            f"{[round(v, 5) for v in vals.tolist()]}). Make a [3, N*H*W] matrix of the pixels, subtract its mean "
+            "colour, form the 3 x 3 covariance and take torch.linalg.eigh of it, largest eigenvalue first")

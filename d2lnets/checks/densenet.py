@@ -1,12 +1,15 @@
-"""Chapter 5 checks: the dense block and the transition block.
+"""Chapter 5 checks: the dense block and DenseNet-BC's bottleneck layer.
 
 The learner writes the book's ``DenseBlock(num_convs, in_channels, growth_rate)`` -- ``num_convs``
 units of BN, ReLU, 3x3 convolution (padding 1), each unit's output concatenated to its input along
-the channels -- and ``transition_block(in_channels, out_channels)``: BN, ReLU, 1x1 convolution,
-2x2 average pooling with stride 2. The checks compare them with the package's blocks: shapes,
-parameter counts and, with the package's weights copied in, outputs; the catalogued mistakes
-(adding instead of concatenating, concatenating only the last output, the convolution before
-BN-ReLU, no pooling, max instead of average pooling) get messages of their own.
+the channels -- and DenseNet-BC's ``BottleneckLayer(in_channels, growth_rate, bn_size=4)``: BN,
+ReLU, 1x1 convolution to ``bn_size * growth_rate`` channels, BN, ReLU, 3x3 convolution to
+``growth_rate`` channels (no biases), its output concatenated to its input. The checks compare them
+with the package's blocks (whose bottleneck layer is torchvision's ``_DenseLayer``, tested):
+shapes, parameter counts and, with the package's weights copied in, outputs; the catalogued
+mistakes (adding instead of concatenating, concatenating only the last output, forgetting to
+concatenate, the convolution before BN-ReLU, a bottleneck of the wrong width, the 3x3 before the
+1x1, biases) get messages of their own.
 """
 from __future__ import annotations
 
@@ -16,11 +19,11 @@ import torch
 from torch import nn
 
 from ..models.densenet import DenseBlock as _DenseBlock
-from ..models.densenet import transition_block as _transition_block
+from ..models.densenet import _DenseLayer
 from ..shapes import num_params
 from ._util import call, expect, randomize
 
-__all__ = ["check_dense_block", "check_transition_block"]
+__all__ = ["check_bottleneck_layer", "check_dense_block"]
 
 
 def _layers(net: nn.Module, kind: type) -> list[nn.Module]:
@@ -112,47 +115,120 @@ def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
             "unit is BN, ReLU, 3x3 conv on everything so far, and X = torch.cat((X, Y), dim=1) after it")
 
 
-def check_transition_block(transition_block: Callable[[int, int], nn.Module]) -> None:
-    """Chapter 5: ``transition_block(in_channels, out_channels)``: BN, ReLU, 1x1 conv, 2x2 avg pool."""
-    expect(transition_block, "check_transition_block", "transition_block(in_channels, out_channels)", "factory")
-    for in_channels, out_channels, size in [(12, 6, 8), (10, 4, 6)]:
-        what = f"transition_block({in_channels}, {out_channels})"
-        net = call(transition_block, "transition_block", in_channels, out_channels)
-        assert isinstance(net, nn.Module), (
-            f"{what} returned a {type(net).__name__}; return an nn.Sequential of the four layers")
-        X = torch.randn(2, in_channels, size, size, generator=torch.Generator().manual_seed(2))
-        net.eval()
-        Y = _run(net, X, "transition_block", what,
-                 "BatchNorm2d(in_channels), ReLU, Conv2d(in_channels, out_channels, kernel_size=1), "
-                 "AvgPool2d(kernel_size=2, stride=2)")
-        half = size // 2
+# ----------------------------------------------------------------------------------------------
+# DenseNet-BC's bottleneck layer
+# ----------------------------------------------------------------------------------------------
+class _Appended(nn.Module):
+    """The package's (torchvision's) dense layer, with its new channels appended to its input."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.cat((X, self.layer(X)), dim=1)
+
+
+# (in_channels, growth_rate, bn_size or None for the default 4, height)
+_BOTTLENECK_CASES = [(6, 4, None, 6), (10, 3, None, 5), (8, 5, 2, 4)]
+
+
+def check_bottleneck_layer(BottleneckLayer: Callable[..., nn.Module]) -> None:
+    """Chapter 5: DenseNet-BC's ``BottleneckLayer(in_channels, growth_rate, bn_size=4)``."""
+    expect(BottleneckLayer, "check_bottleneck_layer", "BottleneckLayer(in_channels, growth_rate, bn_size=4)",
+           "class")
+    for in_channels, growth_rate, bn_size, size in _BOTTLENECK_CASES:
+        kwargs = {} if bn_size is None else {"bn_size": bn_size}
+        bn = 4 if bn_size is None else bn_size
+        what = f"BottleneckLayer({in_channels}, {growth_rate}" + (f", bn_size={bn_size})" if kwargs else ")")
+        layer = call(BottleneckLayer, "BottleneckLayer", in_channels, growth_rate, **kwargs)
+        assert isinstance(layer, nn.Module), (
+            f"{what} returned a {type(layer).__name__}; make BottleneckLayer a subclass of nn.Module")
+        X = torch.randn(2, in_channels, size, size, generator=torch.Generator().manual_seed(3))
+        layer.eval()
+        try:
+            with torch.no_grad():
+                Y = call(layer, "BottleneckLayer.forward", X.clone())
+        except (RuntimeError, ValueError) as e:
+            if "except in dimension 1" in str(e):
+                hint = ("the new channels have another height and width than the input, so they cannot be "
+                        "concatenated to it: the 3x3 convolution needs padding=1")
+            elif "size of tensor a" in str(e):
+                hint = ("the new channels are added to the input, and the two have different widths: "
+                        "a dense layer concatenates them along the channel dimension instead")
+            else:
+                hint = ("the 1x1 convolution takes the layer's input channels, the 3x3 one takes the 1x1's "
+                        "output, and the new channels are joined to the input along dim=1, not added to it")
+            raise AssertionError(f"{what} fails on a batch of shape {tuple(X.shape)} ({e}): {hint}") from e
         assert isinstance(Y, torch.Tensor) and Y.dim() == 4, (
             f"{what} should return a tensor [batch, channels, height, width], got {type(Y).__name__}")
-        assert Y.shape[1] == out_channels, (
-            f"{what} outputs {Y.shape[1]} channels, expected {out_channels}: the 1x1 convolution sets the width")
-        if Y.shape[-1] == size:
-            raise AssertionError(f"{what} keeps the {size}x{size} size: a transition also halves the "
-                                 "height and width with nn.AvgPool2d(kernel_size=2, stride=2) -- "
-                                 "is the pooling missing?")
-        assert tuple(Y.shape) == (2, out_channels, half, half), (
-            f"{what} turns {tuple(X.shape)} into {tuple(Y.shape)}, expected {(2, out_channels, half, half)}: "
-            "a 1x1 convolution keeps the size, then a 2x2 average pool with stride 2 halves it")
+        want = in_channels + growth_rate
+        if Y.shape[1] != want:
+            if Y.shape[1] == growth_rate:
+                why = ("only the new channels come out. A layer of a dense block hands on everything it "
+                       "was given: concatenate its input and its new channels along dim=1 (torchvision's "
+                       "_DenseLayer leaves that to its block; here the layer does it)")
+            elif Y.shape[1] == in_channels:
+                why = ("as many channels as came in: adding the new features to the input, or returning the "
+                       "input, loses the dense connectivity. Concatenate instead")
+            elif Y.shape[1] == in_channels + bn * growth_rate:
+                why = ("the bottleneck's output was appended: the 3x3 convolution after it makes the "
+                       "layer's growth_rate new channels, and those are what is appended")
+            else:
+                why = "the layer appends growth_rate new channels to its input"
+            raise AssertionError(f"{what} outputs {Y.shape[1]} channels, expected in_channels + growth_rate "
+                                 f"= {want}: {why}")
+        assert tuple(Y.shape[2:]) == (size, size), (
+            f"{what} turns {tuple(X.shape)} into {tuple(Y.shape)}: the layer keeps the height and width "
+            "(the 3x3 convolution needs padding=1)")
+        if not torch.allclose(Y[:, :in_channels], X):
+            if torch.allclose(Y[:, -in_channels:], X):
+                raise AssertionError(f"{what}: the new channels come before the old ones; put the input first, "
+                                     "as the package's and torchvision's blocks do")
+            raise AssertionError(f"{what}: the first {in_channels} output channels should be the input itself, "
+                                 "unchanged (an in-place ReLU applied to the input itself changes it)")
 
-        ref = randomize(_transition_block(in_channels, out_channels))
-        bn_sizes = [m.num_features for m in _layers(net, nn.BatchNorm2d)]
-        if bn_sizes == [out_channels]:
-            raise AssertionError(f"{what}: your BatchNorm2d normalises the convolution's output; the "
-                                 "transition starts with BN and ReLU on its input: "
-                                 "BatchNorm2d(in_channels), ReLU, then the 1x1 convolution")
-        n_mine, n_ref = num_params(net), num_params(ref)
+        convs = _layers(layer, nn.Conv2d)
+        kernels = [c.kernel_size[0] for c in convs]
+        if len(convs) == 1:
+            raise AssertionError(f"{what} has one convolution: DenseNet-BC puts a 1x1 convolution, the "
+                                 "bottleneck, in front of the 3x3 one")
+        assert len(convs) == 2, f"{what} has {len(convs)} convolutions; a bottleneck layer has two, a 1x1 and a 3x3"
+        if kernels == [3, 1]:
+            raise AssertionError(f"{what}: the 3x3 convolution comes first. The 1x1 one goes first: it maps "
+                                 "the wide input to a narrow bottleneck, so that the costly 3x3 sees few channels")
+        assert kernels == [1, 3], f"{what} has convolutions with kernels {kernels}; expected a 1x1 and then a 3x3"
+        width = convs[0].out_channels
+        if width != bn * growth_rate:
+            if width == 4 * growth_rate:
+                why = "bn_size sets how many times growth_rate the bottleneck is wide; do not fix it at 4"
+            elif width == growth_rate:
+                why = ("the bottleneck is bn_size times wider than the layer's growth_rate new channels; "
+                       "here it is only growth_rate wide")
+            else:
+                why = "its width is bn_size * growth_rate, whatever the input's width"
+            raise AssertionError(f"{what}: the 1x1 convolution outputs {width} channels: {why}")
+        bn_sizes = [m.num_features for m in _layers(layer, nn.BatchNorm2d)]
+        if bn_sizes in ([bn * growth_rate, growth_rate], [growth_rate, bn * growth_rate]) or \
+                bn_sizes[-1:] == [growth_rate]:
+            raise AssertionError(
+                f"{what}: a BatchNorm2d normalises a convolution's output. DenseNet puts BN and ReLU "
+                "before each convolution (pre-activation), so its first BN normalises the layer's input")
+        assert bn_sizes == [in_channels, bn * growth_rate], (
+            f"{what} has BatchNorm2d layers over {bn_sizes} channels: there is one BN-ReLU in front of each "
+            "of the two convolutions, over the channels that convolution takes")
+        ref = randomize(_DenseLayer(in_channels, growth_rate, bn_size=bn))
+        if any(c.bias is not None for c in convs):
+            raise AssertionError(
+                f"{what}: your convolutions have biases. DenseNet-BC's (torchvision's) have none, bias=False: "
+                "the 1x1's output goes straight into a BN, which shifts it anyway, and the 3x3's new channels "
+                "are normalised by the next layer's BN")
+        n_mine, n_ref = num_params(layer), num_params(ref)
         assert n_mine == n_ref, (
-            f"{what} has {n_mine:,} parameters; the package's has {n_ref:,}: BatchNorm2d(in_channels) and "
-            "a 1x1 Conv2d(in_channels, out_channels) with a bias, nothing else")
-
-        if _computes_like(net, ref, X, "transition_block"):
+            f"{what} has {n_mine:,} parameters; torchvision's dense layer has {n_ref:,}: two BN-ReLU-conv "
+            "stages and nothing else")
+        if _computes_like(layer, _Appended(ref), X, "BottleneckLayer.forward"):
             continue
-        if any(isinstance(m, nn.MaxPool2d) for m in net.modules()):
-            raise AssertionError(f"{what} uses max pooling; DenseNet's transition averages: "
-                                 "nn.AvgPool2d(kernel_size=2, stride=2)")
-        raise AssertionError(f"{what}, with the package's weights copied in, computes a different "
-                             "function: the order is BN, ReLU, 1x1 conv, 2x2 average pool")
+        raise AssertionError(
+            f"{what}, with torchvision's weights copied in, computes a different function: BN, ReLU, 1x1 "
+            "convolution, BN, ReLU, 3x3 convolution, each ReLU after its BN, and the input first in the output")

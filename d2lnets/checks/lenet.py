@@ -1,15 +1,18 @@
-"""Chapter 1 checks: the modern LeNet and the output-size formula."""
+"""Chapter 1 checks: the modern LeNet, a layer's cost (parameters and multiply-adds) and the
+output-size formula."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from ..shapes import num_params
+from ..summary import summary
 from ._util import call, expect
 
-__all__ = ["check_conv_output_size", "check_modern_lenet"]
+__all__ = ["check_layer_cost", "check_modern_lenet"]
 
 
 def _build(make: Callable | nn.Module, what: str):
@@ -77,20 +80,117 @@ def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
                 "it keeps the book's LeNet's windows and changes only the kind of pooling and activation")
 
 
-# (W, F, P, S) -> N, including AlexNet's first layer with and without the book's padding.
-_CONV_CASES = [((28, 5, 2, 1), 28), ((28, 2, 0, 2), 14), ((10, 2, 0, 2), 5), ((227, 11, 0, 4), 55),
-               ((224, 11, 1, 4), 54), ((55, 3, 0, 2), 27), ((13, 3, 1, 1), 13), ((7, 3, 0, 2), 3)]
+
+# ----------------------------------------------------------------------------------------------
+# a layer's cost
+# ----------------------------------------------------------------------------------------------
+# (layer, the shape of one input example): LeNet's layers, AlexNet's first layer and one of its
+# two-tower (grouped) layers, a depthwise convolution, a strided one without padding or bias, a
+# rectangular window, a linear layer without bias.
+def _cost_cases() -> list[tuple[nn.Module, tuple[int, ...]]]:
+    return [
+        (nn.Conv2d(1, 6, kernel_size=5, padding=2), (1, 28, 28)),
+        (nn.Conv2d(6, 16, kernel_size=5), (6, 14, 14)),
+        (nn.Linear(400, 120), (400,)),
+        (nn.Conv2d(64, 128, kernel_size=3, stride=2, bias=False), (64, 15, 15)),
+        (nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2), (96, 27, 27)),
+        (nn.Conv2d(3, 96, kernel_size=11, stride=4), (3, 227, 227)),
+        (nn.Conv2d(32, 32, kernel_size=3, padding=1, groups=32, bias=False), (32, 16, 16)),
+        (nn.Conv2d(16, 32, kernel_size=(3, 1), stride=(2, 1), padding=(1, 0)), (16, 9, 6)),
+        (nn.Linear(84, 10, bias=False), (84,)),
+    ]
 
 
-def check_conv_output_size(conv_output_size: Callable[[int, int, int, int], int]) -> None:
-    """Chapter 1: N = floor((W - F + 2P) / S) + 1, as an integer."""
-    expect(conv_output_size, "check_conv_output_size", "conv_output_size(W, F, P, S)", "function")
-    for (W, F, P, S), want in _CONV_CASES:
-        got = call(conv_output_size, "conv_output_size", W, F, P, S)
-        assert isinstance(got, int), (
-            f"conv_output_size({W}, {F}, {P}, {S}) returned {got!r} ({type(got).__name__}); "
-            "a size is a whole number: use floor division //")
-        assert got == want, (
-            f"conv_output_size(W={W}, F={F}, P={P}, S={S}) returned {got}, expected {want}. "
-            "Padding adds P pixels on each side; then count the window's first position and "
-            "every stride S it can still move without leaving the padded input.")
+def _reference_cost(layer: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
+    """Parameters, multiply-adds and output shape of ``layer`` on one example, as ``d2l.summary`` counts them."""
+    if isinstance(layer, nn.Linear):   # summary takes images: flatten an (n, 1, 1) one into n features
+        row = summary(nn.Sequential(nn.Flatten(), layer), (input_shape[0], 1, 1)).rows[1]
+    else:
+        row = summary(nn.Sequential(layer), input_shape).rows[0]
+    return row.params, row.macs, row.output_shape[1:]
+
+
+def _out_side(W: int, F: int, P: int, S: int) -> int:
+    return (W - F + 2 * P) // S + 1
+
+
+def _conv_variants(conv: nn.Conv2d, input_shape) -> dict[str, tuple[int, int]]:
+    """Plausible wrong (params, macs) for a convolution, by mistake."""
+    _, H, W = input_shape
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    out, cin, g = conv.out_channels, conv.in_channels, conv.groups
+    bias = out if conv.bias is not None else 0
+    window = (cin // g) * kh * kw
+    pixels = _out_side(H, kh, ph, sh) * _out_side(W, kw, pw, sw)
+    return {
+        "bias": (out * window + (0 if bias else out), out * window * pixels),
+        "groups": (out * cin * kh * kw + bias, out * cin * kh * kw * pixels),
+        "input size": (out * window + bias, out * window * H * W),
+        "stride": (out * window + bias, out * window * _out_side(H, kh, ph, 1) * _out_side(W, kw, pw, 1)),
+        "padding": (out * window + bias, out * window * _out_side(H, kh, 0, sh) * _out_side(W, kw, 0, sw)),
+        "bias adds": (out * window + bias, (out * window + (out if bias else 0)) * pixels),
+    }
+
+
+def _linear_variants(linear: nn.Linear, input_shape) -> dict[str, tuple[int, int]]:
+    n_in, n_out = linear.in_features, linear.out_features
+    bias = n_out if linear.bias is not None else 0
+    return {"bias": (n_in * n_out + (0 if bias else n_out), n_in * n_out),
+            "bias adds": (n_in * n_out + bias, n_in * n_out + bias)}
+
+
+# What the check says when a learner's numbers match a catalogued mistake.
+_PARAM_HINTS = {
+    "bias": "the count is off by exactly one number per output channel (or output feature): the bias. "
+            "A layer has a bias, one per output, when layer.bias is not None; with bias=False it has none",
+    "groups": "the count ignores groups: with groups=g every filter sees only in_channels / g input "
+              "channels (AlexNet's two towers, a depthwise convolution), so its weight tensor is "
+              "g times smaller than an ungrouped one's",
+}
+_MAC_HINTS = {
+    "groups": "the multiply-adds ignore groups: each filter reads only in_channels / groups channels",
+    "input size": "you count the multiply-adds over the input's pixels. The window is applied once per "
+                  "OUTPUT pixel: find the output's height and width first (padding and stride decide them)",
+    "stride": "you ignore the stride: a stride of 2 moves the window two pixels at a time, so the output "
+              "has about half as many rows (and columns) as with stride 1",
+    "padding": "you ignore the padding: it adds P pixels on each side of the input before the window slides",
+    "twice": "your multiply-adds are twice what d2l.summary counts. A multiply-add is ONE multiplication "
+             "with its addition; FLOPs count the two apart (FLOPs = 2 x MACs)",
+    "bias adds": "d2l.summary counts the multiplications of weights by inputs only, not the bias additions "
+                 "(as torch.utils.flop_counter does): leave the bias out of the multiply-adds",
+}
+
+
+def _as_count(value: object, what: str, case: str) -> int:
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    assert isinstance(value, numbers.Integral) and not isinstance(value, bool), (
+        f"{case} returned {value!r} ({type(value).__name__}) as the {what}; a count is a whole "
+        "number (an int): multiply whole numbers, and use // where you divide")
+    return int(value)
+
+
+def check_layer_cost(layer_cost: Callable[[nn.Module, tuple[int, ...]], tuple[int, int]]) -> None:
+    """Chapter 1: ``layer_cost(layer, input_shape) -> (params, macs)`` for ``nn.Conv2d`` and
+    ``nn.Linear``, on one example of shape ``(C, H, W)`` or ``(in_features,)``: the parameters and
+    the multiply-adds that :func:`d2lnets.summary` counts for that layer."""
+    expect(layer_cost, "check_layer_cost", "layer_cost(layer, input_shape)", "function")
+    for layer, input_shape in _cost_cases():
+        want_params, want_macs, _ = _reference_cost(layer, input_shape)
+        case = f"layer_cost({layer}, {input_shape})"
+        got = call(layer_cost, "layer_cost", layer, input_shape)
+        assert isinstance(got, (tuple, list)) and len(got) == 2, (
+            f"{case} returned {got!r}; return two numbers, (params, macs)")
+        params, macs = _as_count(got[0], "parameters", case), _as_count(got[1], "multiply-adds", case)
+        variants = (_conv_variants if isinstance(layer, nn.Conv2d) else _linear_variants)(layer, input_shape)
+        variants["twice"] = (want_params, 2 * want_macs)   # after "groups": with groups=2 they agree
+        if params != want_params:
+            hint = next((_PARAM_HINTS[k] for k, (p, _) in variants.items() if k in _PARAM_HINTS and p == params
+                         and p != want_params), "count the weights (one per output channel, per input "
+                         "channel it reads, per window position) and the bias")
+            raise AssertionError(f"{case} gives {params:,} parameters, expected {want_params:,}: {hint}")
+        if macs != want_macs:
+            hint = next((_MAC_HINTS[k] for k, (_, m) in variants.items() if k in _MAC_HINTS and m == macs
+                         and m != want_macs), "one multiply-add per weight of the window (without the bias), "
+                         "for every output value")
+            raise AssertionError(f"{case} gives {macs:,} multiply-adds, expected {want_macs:,}: {hint}")

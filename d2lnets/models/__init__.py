@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ._common import init_cnn
 from ._registry import _MODELS, get_model, list_models, register_model
-from .alexnet import AlexNet
+from .alexnet import AlexNet, TwoTowerAlexNet
 from .convert import from_torchvision
 from .densenet import DenseBlock, DenseNet, conv_block, transition_block
 from .lenet import LeNet
@@ -32,7 +32,7 @@ from .vgg import VGG, SmallVGG, cfgs, vgg, vgg_block
 globals().update(_MODELS)  # the registered factories: lenet, alexnet, vgg11, ..., densenet201
 
 __all__ = [
-    "AlexNet", "BasicBlock", "Bottleneck", "DenseBlock", "DenseNet", "LeNet", "ResNet", "Residual",
+    "AlexNet", "BasicBlock", "Bottleneck", "DenseBlock", "DenseNet", "LeNet", "ResNet", "Residual", "TwoTowerAlexNet",
     "SmallVGG", "VGG", "cfgs", "conv_block", "from_torchvision", "get_model", "init_cnn", "list_models",
     "register_model", "transition_block", "vgg", "vgg_block", *list_models(),
 ]

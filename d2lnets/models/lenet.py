@@ -3,7 +3,9 @@ document recognition").
 
 The book keeps LeNet-5's layer sizes but not its details: the 1998 network used a scaled tanh,
 subsampling layers with a trainable weight and bias, a sparse table connecting the third layer's
-maps to only some of the second's, and a final layer of radial basis functions. Two variants, both with the book's layer sizes (6 and 16 channels of 5x5 convolutions, then
+maps to only some of the second's, and a final layer of radial basis functions.
+
+Two variants, both with the book's layer sizes (6 and 16 channels of 5x5 convolutions, then
 120-84-10 fully connected units; 61,706 parameters on 28x28 Fashion-MNIST):
 
 - ``"d2l"`` (also called ``"classic"``): the book's LeNet (d2l 1.0's ``d2l.LeNet``): sigmoid
@@ -54,6 +56,6 @@ class LeNet(nn.Module):
 
 @register_model(book=True)
 def lenet(num_classes: int = 10, in_channels: int = 1, *, variant: str = "d2l") -> LeNet:
-    """LeNet-5: ``variant="d2l"`` (or ``"classic"``) is the book's (sigmoid, average pooling),
+    """The book's LeNet: ``variant="d2l"`` (or ``"classic"``) as the book has it (sigmoid, average pooling),
     ``variant="modern"`` swaps them for ReLU and max pooling."""
     return LeNet(num_classes=num_classes, in_channels=in_channels, variant=variant)

@@ -1,0 +1,241 @@
+"""The chapters' truth, read from the committed notebooks (issue 12, item 2).
+
+1. **Every experiment's result is printed.** For every ``d2l.report("NAME", ...)`` in a code cell,
+   that cell's stored output holds a line ``result: NAME = ...`` (an f-string name matches any
+   word where its ``{...}`` parts are). A notebook committed without any outputs is skipped; a
+   report cell without output in a notebook that has outputs fails (re-run the chapter).
+
+2. **No measured number in the prose.** Every number in a markdown cell is a published or
+   deterministic fact listed in :data:`d2lnets.reference.ALLOWED` (see the rule at the top of
+   ``d2lnets/reference.py``), or the test fails naming the notebook, the cell and the number.
+   Measured numbers belong in a code cell's printed output. The scan leaves out, before reading
+   numbers:
+
+   - code: fenced blocks and `backtick spans`; LaTeX ``$...$``; HTML tags, entities and the contents
+     of ``<sub>``/``<sup>`` (indices); link targets ``](...)``;
+   - numbering: a heading's section number (``# 3.``), a list item's number (``1. ``), an exercise's
+     number (``**2.``);
+   - names: a number glued to letters or joined to a word by a hyphen (conv3, fc6, C3, fp32,
+     VGG-11, ResNet-50 and -101, CIFAR-10, top-5, LeNet-5), a number followed directly by letters
+     other than a unit (27C², 2P), versions (``d2l 0.17``, ``edition 0.17``, ``1.0.3``);
+   - years: a plain four-digit integer from 1989 to 2024;
+   - small counts: an integer from 0 to 12, unless it is a percentage (``8 %``), a ratio (``6×``
+     followed by no digit, ``2 times``) or a time or memory (``8 minutes``, ``3 GB``): those are checked;
+   - shapes: numbers joined by ``×`` without spaces (``28×28``, ``16×5×5``);
+   - worked arithmetic: numbers joined by operators (+ − · × / → and parentheses) into an
+     expression with ``=`` or ``≈`` (``(227 − 11)/4 + 1 = 55``), or a chain of integers joined by
+     ``→`` (``227 → 55 → 27``, the sizes of feature maps): a reader checks them by reading.
+
+   A number followed by "million" or "M" may also round a parameter count of the allowlist
+   (``133 million``). A percentage (``N %``) must be a percentage of the list (``ALLOWED_PERCENT``).
+   Signs are ignored (``−1.4 %`` is 1.4).
+"""
+from __future__ import annotations
+
+import glob
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from d2lnets import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(glob.glob(str(ROOT / "chapters" / "*.ipynb")))
+
+NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+OP = r"[\s()⌊⌋]*[+\-−·×/=≈→][\s()⌊⌋]*"
+SPAN = re.compile(rf"\(?{NUM}(?:{OP}\(?{NUM}\)?)+")
+TIME = r"s|ms|min|h|seconds?|minutes?|hours?|times|x faster|GB|MB"  # small integers with these are checked
+UNITS = r"(?:px|s|ms|min|h|MB|GB|KB|kB|M|G|k)\b"
+SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
+def _strip(text: str) -> str:
+    """The markdown with what is not prose removed (see the module's docstring)."""
+    text = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", " ", text, flags=re.DOTALL)
+    text = re.sub(r"<(sub|sup)>.*?</\1>", " ", text, flags=re.DOTALL)
+    text = re.sub(r"<[^>]+>|&\w+;", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "] ", text)
+    text = re.sub(r"^(\s*#+\s*)\d+(?:\.\d+)*\.?", r"\1", text, flags=re.MULTILINE)
+    text = re.sub(r"^(\s*)\d+\.(?=\s)", r"\1", text, flags=re.MULTILINE)
+    text = re.sub(r"\*\*\d+\.", "**", text)
+    # powers of ten: 10⁻⁴ -> 0.0001, 5·10⁻⁴ -> 0.0005; other superscripts (², ³) are exponents: dropped
+    text = re.sub(r"(?:(\d+(?:\.\d+)?)\s*·\s*)?10⁻([⁰¹²³⁴⁵⁶⁷⁸⁹]+)",
+                  lambda m: str(Decimal(m.group(1) or "1") * Decimal(10) ** -int(m.group(2).translate(SUPERSCRIPT))),
+                  text)
+    text = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]", " ", text)
+    text = re.sub(r"(?:d2l|[Ee]dition)\s*=*\s*\d+(?:\.\d+)+|\b\d+\.\d+\.\d+\b", " ", text)  # versions
+    text = re.sub(r"[A-Za-z_][A-Za-z_\d]*(?:[-/]\d+[A-Za-z\d]*)+|[A-Za-z_]+\d+[A-Za-z\d]*", " ",
+                  text)  # VGG-11, ResNet-50/101, conv3
+    text = re.sub(r"(?<=[\s(,])-\d+\b", " ", text)  # "ResNet-50, -101 and -152"
+    text = re.sub(rf"\b{NUM}(?!{UNITS})(?=[A-Za-z])", " ", text)  # 27C², 2P (units stay: 12.8 MB, 32px)
+    return text
+
+
+def _exempt_spans(text: str) -> str:
+    """``text`` with worked arithmetic, integer arrow chains and shapes blanked out."""
+    def blank(m):
+        s = m.group(0)
+        nums = re.findall(NUM, s)
+        arithmetic = ("=" in s or "≈" in s) and re.search(r"[+\-−·×/→]", s.replace("=", "").replace("≈", ""))
+        chain = "→" in s and not re.search(r"[=≈+·/]", s) and all("." not in n for n in nums)
+        shape = re.fullmatch(rf"{NUM}(?:×{NUM})+", s.strip("()"))
+        return " " * len(s) if arithmetic or chain or shape else s
+    return SPAN.sub(blank, text)
+
+
+def numbers(markdown: str) -> list[tuple[str, str, str]]:
+    """The numbers of ``markdown`` that must be in the allowlist: (the number as written, its
+    context, the text right after it)."""
+    text = _exempt_spans(_strip(markdown))
+    found = []
+    for m in re.finditer(rf"(?<![\d.,]){NUM}", text):
+        token, after = m.group(0), text[m.end():m.end() + 20]
+        value = float(token.replace(",", ""))
+        quantity = re.match(rf"\s?%|×(?!\s*\d)|\s?(?:{TIME})\b", after) is not None
+        plain = re.fullmatch(r"\d+", token) is not None
+        if plain and 1989 <= value <= 2024:
+            continue
+        if plain and value <= 12 and not quantity:
+            continue
+        found.append((token, " ".join(text[max(0, m.start() - 30):m.end() + 20].split()), after))
+    return found
+
+
+def unlisted(markdown: str) -> list[tuple[str, str]]:
+    """The numbers of ``markdown`` that :mod:`d2lnets.reference` does not allow, with their context."""
+    out = []
+    for token, context, after in numbers(markdown):
+        decimals = len(token.split(".")[1]) if "." in token else 0
+        millions = re.match(rf"(?:\s*[–-]\s*{NUM})?\s*(?:million|M\b)", after) is not None  # "133–144 million"
+        percent = re.match(r"\s?%", after) is not None
+        if reference.allowed(float(token.replace(",", "")), decimals, millions, percent) is None:
+            out.append((token, context))
+    return out
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _name(path):
+    return Path(path).name
+
+
+# --- 1. every report's result line ----------------------------------------------------------------
+
+REPORT = re.compile(r"""\breport\(\s*(f?)(["'])(.*?)\2""")
+
+
+def _stream(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def missing_results(nb) -> list[str]:
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for fstring, _, name in REPORT.findall(cell.source):
+            pattern = (re.escape(name) if not fstring else
+                       "".join(r"\S+" if part.startswith("{") else re.escape(part)
+                               for part in re.split(r"(\{[^}]*\})", name)))
+            if not re.search(rf"^result: {pattern} = ", _stream(cell), flags=re.MULTILINE):
+                out.append(f"cell {i}: no line 'result: {name} = ...' in its output"
+                           + ("" if cell.get("outputs") else " (the cell has no output: re-run the chapter)"))
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
+def test_every_report_prints_its_result_line(path):
+    nb = _read(path)
+    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        pytest.skip(f"{_name(path)} is committed without outputs")
+    missing = missing_results(nb)
+    assert not missing, f"{_name(path)}:\n" + "\n".join(missing)
+
+
+# --- 2. every number in the prose is a listed constant -----------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
+def test_every_number_in_the_prose_is_a_published_or_deterministic_fact(path):
+    nb = _read(path)
+    flagged = [f"cell {i}: {token}  (…{context}…)" for i, cell in enumerate(nb.cells)
+               if cell.cell_type == "markdown" for token, context in unlisted(cell.source)]
+    assert not flagged, (f"{_name(path)}: numbers in markdown that are not in d2lnets.reference.ALLOWED — print "
+                         "measured numbers from the run in a code cell, or add a published fact with its "
+                         "source:\n" + "\n".join(flagged))
+
+
+# --- the scanner itself: it flags what it must and leaves what it may ----------------------------------
+
+@pytest.mark.parametrize("text, flagged", [
+    ("ReLU reached 20 % training error 2.3× faster than tanh.", ["20", "2.3"]),
+    ("The test accuracy rises from 0.80 to 0.845 in three epochs.", ["0.80", "0.845"]),
+    ("some 80 images a second, 65–72 in the bench", ["80", "65", "72"]),
+    ("This run takes about 8 minutes, with 0.921 accuracy.", ["8", "0.921"]),
+    ("DenseNet is only 1.5 to 2 times faster; 3 epochs on 2 cores", ["1.5", "2"]),
+    ("ResNet-18/34 and -50, -101; 25.6 M for 50 layers; VGG's 133–144 million", []),
+    ("the accuracy 0.80 → 0.845 over the run", ["0.80", "0.845"]),  # an arrow of decimals is no shape
+    ("d2l 0.17 reports 0.88 (AlexNet) and 4,171 examples/s; top-1 −1.4 %; the edition 0.17", []),
+    ("LeNet has 61,706 parameters; VGG-11 has 133 million, ResNet-50 25.6 M.", []),
+    ("conv1 (F=11, S=4) turns 227 into (227 − 11)/4 + 1 = 55, then 227 → 55 → 27 → 13 → 6", []),
+    ("## 3. Training\n**2. A layer.** 28×28 images, 16×5×5 = 400, `lr=0.37`, in 2015, conv3 and fc6", []),
+    ("α = 10⁻⁴, weight decay 5·10⁻⁴, p<sub>12345</sub>", []),
+    ("a learning rate of 10⁻³", ["0.001"]),
+])
+def test_the_scan_flags_measured_numbers_and_only_them(text, flagged):
+    assert [token for token, _ in unlisted(text)] == flagged
+
+
+def test_a_result_line_is_required_for_each_report():
+    cell = nbformat.v4.new_code_cell('d2l.report("relu_speedup", r)\nfor v in "ab":\n    d2l.report(f"{v}_acc", 1)')
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert len(missing_results(nb)) == 2
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="result: relu_speedup = 3.4\n")]
+    assert missing_results(nb) == ["cell 0: no line 'result: {v}_acc = ...' in its output"]
+    cell.outputs[0].text += "result: a_acc = 0.5\nresult: b_acc = 0.6\n"
+    assert missing_results(nb) == []
+
+
+# --- the reference constants against outside references --------------------------------------------
+
+def test_the_parameter_counts_are_torchvision_s_and_the_packages():
+    import torch
+    import torchvision
+
+    import d2lnets as d2l
+
+    def count(build):
+        with torch.device("meta"):
+            return sum(p.numel() for p in build().parameters())
+
+    for name in ("vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                 "densenet121"):
+        assert count(getattr(torchvision.models, name)) == reference.PARAMS[name], name
+    assert count(torchvision.models.alexnet) == reference.PARAMS["torchvision_alexnet"]
+    assert count(lambda: d2l.models.alexnet(variant="paper")) == reference.PARAMS["alexnet_paper"]
+    assert count(lambda: d2l.models.lenet(variant="d2l")) == reference.BOOK_PARAMS["lenet"]
+    assert count(lambda: d2l.models.densenet(variant="d2l")) == reference.BOOK_PARAMS["densenet"]
+    assert count(lambda: d2l.models.resnet18(10, 1, variant="d2l")) == reference.BOOK_PARAMS["resnet18"]
+    assert count(lambda: d2l.models.alexnet(variant="d2l")) == reference.BOOK_PARAMS["alexnet"]
+    assert count(lambda: d2l.models.vgg("A", 10, 1, width_ratio=4)) == reference.BOOK_PARAMS["vgg11_width4"]
+    assert count(lambda: d2l.models.alexnet(variant="paper", groups=1)) == reference.PARAMS["alexnet_one_tower"]
+    assert count(lambda: d2l.models.alexnet(102, variant="paper")) == reference.ALEXNET_102_PARAMS["paper"]
+    assert count(lambda: d2l.models.alexnet(102, variant="paper", groups=1)) == reference.ALEXNET_102_PARAMS["one_tower"]
+    assert count(lambda: d2l.models.alexnet(5, variant="half")) == reference.ALEXNET_HALF_5_PARAMS
+
+
+def test_the_lrn_constants_reproduce_the_worked_example():
+    import torch
+    x = torch.tensor([10.0, 20, 30, 40, 50]).view(1, 5, 1, 1)
+    paper = torch.nn.LocalResponseNorm(**reference.LRN_TORCH)(x)[0, 2, 0, 0].item()
+    torch_default = torch.nn.LocalResponseNorm(5, **reference.LRN_TORCH_DEFAULT)(x)[0, 2, 0, 0].item()
+    assert (round(paper, 1), round(torch_default, 1)) == (14.9, 27.7)
+    assert reference.LRN_TORCH["alpha"] == reference.LRN_PAPER["alpha"] * reference.LRN_PAPER["n"]
+    assert reference.allowed(14.9) and reference.allowed(27.7)
