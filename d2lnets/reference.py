@@ -115,6 +115,8 @@ _ALLOWED: list[tuple] = [
     (0.1, "AlexNet paper: PCA lighting alpha ~ N(0, 0.1); BN momentum; learning rates"),
     (0.01, "AlexNet paper: weights ~ N(0, 0.01); d2l 0.17's AlexNet lr and d2l 1.0's VGG/ResNet lr"),
     (0.5, "AlexNet paper: dropout p = 0.5"), (3, "AlexNet paper: a GTX 580 had 3 GB"),
+    (0.99, "chapter 2's definition: a tanh unit is saturated when |tanh z| > 0.99"),
+    (0.02, "chapter 2: the gradient of a saturated tanh unit, 1 - 0.99², is below 0.02"),
     (227, "AlexNet: the input size that makes conv1's arithmetic whole"), (384, "AlexNet: conv3/conv4 width"),
     (4096, "AlexNet/VGG: fully connected width"), (90, "AlexNet paper: 90 epochs"),
     (50_000, "ImageNet's validation images; CIFAR-10's training images"),

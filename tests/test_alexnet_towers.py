@@ -123,8 +123,13 @@ def compare_with_one_device(devices, size=99, num_classes=10):
     F.cross_entropy(out2, y).backward()
     g1, g2 = grads_as_state_dict(one), grads_as_state_dict(two)
     assert list(g1) == list(g2)
+    # Within 1e-5 of each tensor's largest entry on one kind of device; 1e-4 across a CPU and a GPU, whose
+    # convolutions sum in other orders (measured on an H200: 2.0e-5 in conv2's weight gradient, of order 1)
+    tol = 1e-5 if len({torch.device(d).type for d in devices}) == 1 else 1e-4
     for key in g1:
-        torch.testing.assert_close(g2[key].to(devices[0]), g1[key], atol=1e-5, rtol=1e-5, msg=key)
+        scale = g1[key].abs().max().item()
+        torch.testing.assert_close(g2[key].to(devices[0]), g1[key], atol=tol * max(scale, 1.0), rtol=1e-5,
+                                   msg=lambda m, key=key: f"{key}: {m}")
     return one, two
 
 
