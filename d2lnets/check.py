@@ -24,9 +24,8 @@ import nbformat
 
 from .exercises import chapter_notebooks
 
-__all__ = ["Exercise", "Outcome", "check_notebook", "exercises_of", "main"]
+__all__ = ["Exercise", "Outcome", "check_notebook", "default_folder", "exercises_of", "main"]
 
-ROOT = Path(__file__).resolve().parent.parent
 _TITLE = re.compile(r"\*\*\s*(\d+\.\s*[^*]+?)\s*\*\*")
 
 
@@ -143,15 +142,26 @@ def _notebooks(paths: list[str]) -> list[Path]:
     return found
 
 
+def default_folder(cwd: str | Path | None = None) -> Path:
+    """The learner's copies to check when no path is given: ``exercises/`` in the current folder or
+    the nearest folder above it that has one (so the check works from ``chapters/`` or
+    ``exercises/`` too); ``exercises`` (relative, reported missing) when there is none. It never
+    looks anywhere else, e.g. in the checkout the package happens to be installed from."""
+    here = Path.cwd() if cwd is None else Path(cwd)
+    for folder in (here, *here.resolve().parents):
+        if (folder / "exercises").is_dir():
+            return folder / "exercises" if folder != here else Path("exercises")
+    return Path("exercises")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m d2lnets.check", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", help="notebooks or folders (default: exercises/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("D2LNETS_PROFILE", "smoke")   # set-up cells never train, but stay small if one did
     os.environ.setdefault("MPLBACKEND", "Agg")
-    default = "exercises" if Path("exercises").is_dir() or not (ROOT / "exercises").is_dir() else str(ROOT / "exercises")
     try:
-        notebooks = _notebooks(args.paths or [default])
+        notebooks = _notebooks(args.paths or [str(default_folder())])
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

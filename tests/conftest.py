@@ -1,5 +1,7 @@
 import gzip
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -104,8 +106,18 @@ def _learner_files():
 
 
 def pytest_sessionstart(session):
-    """Stop once, before any test, with the one clear message when Fashion-MNIST is nowhere."""
+    """Keep the suite away from the learner's own files, then stop once, before any test, with the
+    one clear message when Fashion-MNIST is nowhere.
+
+    Saved models go to a folder of this session's (for the chapters' kernels too, which inherit the
+    environment), never to the checkout's runs/ or a folder a learner named in $D2LNETS_RUNS; no
+    record is appended to a learner's $D2LNETS_RESULTS or $D2LNETS_RUN_LOG.
+    """
     from d2lnets import setup
+
+    os.environ["D2LNETS_RUNS"] = tempfile.mkdtemp(prefix="d2lnets-test-runs-")
+    for name in ("D2LNETS_RESULTS", "D2LNETS_RUN_LOG"):
+        os.environ.pop(name, None)
 
     try:
         setup.ensure_data(install=False)

@@ -221,6 +221,18 @@ def test_check_reports_errors_and_missing_copies(tmp_path):
     assert result.returncode == 2 and "make exercises" in result.stderr
 
 
+def test_check_finds_the_copies_from_the_folder_it_runs_in_or_above_and_nowhere_else(tmp_path):
+    from d2lnets.check import default_folder
+
+    (tmp_path / "course" / "exercises").mkdir(parents=True)
+    (tmp_path / "course" / "chapters").mkdir()
+    assert default_folder(tmp_path / "course") == Path("exercises")
+    assert default_folder(tmp_path / "course" / "chapters") == tmp_path / "course" / "exercises"
+    assert default_folder(tmp_path / "course" / "exercises") == tmp_path / "course" / "exercises"
+    # elsewhere: not the checkout's exercises/, even when the package comes from a checkout that has one
+    assert default_folder(tmp_path) == Path("exercises")
+
+
 # --- set-up -------------------------------------------------------------------------------------
 
 def test_setup_without_data_stops_with_one_message(isolated_search, monkeypatch, capsys):
