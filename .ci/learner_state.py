@@ -20,7 +20,8 @@ def solve_first_exercise(chapter: str) -> str:
     mine = nbformat.read(mine_path, as_version=4)
     for cell in mine.cells:
         if cell.cell_type == "code" and STUB in cell.source:
-            original = next(c for c in solved.cells if c.cell_type == "code" and strip_solutions(c.source) == cell.source)
+            original = next(c for c in solved.cells
+                            if c.cell_type == "code" and strip_solutions(c.source) == cell.source)
             cell.source = original.source
             nbformat.write(mine, mine_path)
             return cell.source.splitlines()[0]

@@ -4,7 +4,8 @@
 
 Standard library only. It takes the ```powershell block of README.md line by line, with the changes
 a CI machine needs: `py -3.11` becomes the Python version under test, the line that starts
-JupyterLab (a server that would wait forever) only checks that JupyterLab is installed, and the
+JupyterLab (a server that would wait forever) sets up and writes the copies, then only asks
+JupyterLab for its version, and the
 exercise checker runs on the solved chapters. After each line the script stops with that line's
 exit code if it failed (PowerShell would carry on).
 """
@@ -32,9 +33,9 @@ def ci_line(line: str, python: str) -> str:
     exercise checker run on the solved chapters, where every exercise must pass (on the learner's
     fresh copies it rightly exits 1: nothing is solved yet)."""
     line = re.sub(r"^py -3\.\d+ ", f"py -{python} ", line)
-    if re.search(r"jupyter(\.exe)? lab\b", line):
-        line = re.sub(r"(jupyter(?:\.exe)? lab)\b.*", r"\1 --version   # CI: installed; the server is not started", line)
-    m = re.match(r"(.*-m d2lnets\.check)\s*(#.*)?$", line)
+    if re.search(r"d2lnets(\.exe)? lab\b", line):  # set-up and the copies, then JupyterLab: only its version
+        line = re.sub(r"(d2lnets(?:\.exe)? lab)\b.*", r"\1 --version   # CI: the server is not started", line)
+    m = re.match(r"(.*d2lnets(?:\.exe)? check)\s*(#.*)?$", line)
     if m:
         line = f"{m.group(1)} chapters   # CI: the solved chapters, so every exercise must pass"
     return line

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import torch
+from timing import StepClock, fashion_batches, rss_mb
 
 import d2lnets as d2l
-from timing import StepClock, fashion_batches, rss_mb
 
 RECIPE = ("02_alexnet", "full")  # the book's AlexNet, 224 px
 
@@ -42,8 +42,8 @@ def bench_batch_sizes(device: torch.device, sizes: list[int]) -> list[dict]:
                               "--device", str(device)], capture_output=True, text=True, check=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"  batch {b:>4}: {row['examples_per_sec']:7.1f} examples/s, peak memory {row['peak_mb']:7.0f} MB above idle",
-              flush=True)
+        print(f"  batch {b:>4}: {row['examples_per_sec']:7.1f} examples/s, "
+              f"peak memory {row['peak_mb']:7.0f} MB above idle", flush=True)
     return rows
 
 

@@ -4,9 +4,9 @@ LeNet and ResNet-18 at their ``cpu``-recipe sizes and batches."""
 from __future__ import annotations
 
 import torch
+from timing import BATCHES, StepClock, fashion_batches
 
 import d2lnets as d2l
-from timing import BATCHES, StepClock, fashion_batches
 
 CHAPTERS = ("01_lenet", "04_resnet")
 

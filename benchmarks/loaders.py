@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 import torch
+from timing import book_quietly, epoch_images_per_sec
 
 import d2lnets as d2l
-from timing import book_quietly, epoch_images_per_sec
 
 SIZES = (28, 96, 224)
 

@@ -7,10 +7,10 @@ import statistics
 import time
 
 import torch
+from timing import default_settings, sync
 from torch import nn
 
-from d2lnets.precision import autocast
-from timing import default_settings, sync
+from d2lnets.core.precision import autocast
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 4096, reps: int = 4) -> float:

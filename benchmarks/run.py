@@ -31,14 +31,14 @@ import time
 from pathlib import Path
 
 import torch
-
-import d2lnets as d2l
 from accuracy import bench_accuracy
 from batch_sweep import batch_worker, bench_batch_sizes
 from compile_speed import bench_compile
 from loaders import bench_data
 from matmul_peak import conv_speedup, measure_peaks
 from training import bench_models
+
+import d2lnets as d2l
 
 
 def main() -> None:
@@ -109,7 +109,8 @@ def format_table(r: dict) -> str:
              "| GFLOP/s | share of peak | loader/model |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in r["models"]:
-        lines.append(f"| {m['model']} | {m['size']} | {m['batch_size']} | {m['ours_default']:.1f} | {m['ours_fp32']:.1f} "
+        lines.append(f"| {m['model']} | {m['size']} | {m['batch_size']} | {m['ours_default']:.1f} "
+                     f"| {m['ours_fp32']:.1f} "
                      f"| {m['book']:.1f} | {m['speedup']:.2f}× | {m['fp32_vs_book']:.2f}× | {m['achieved_gflops']:.0f} "
                      f"| {m['share_of_peak']:.0%} | {m['loader_to_model']:.0f}× |")
     lines += ["", "| data pipeline | d2lnets images/s | book images/s | speed-up |", "|---|---|---|---|"]

@@ -14,7 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import d2lnets as d2l
-from d2lnets.precision import choose_settings
+from d2lnets.core.precision import choose_settings
 
 BATCHES = 5  # per epoch; the book's loop needs at least 5 (it plots every num_batches // 5)
 

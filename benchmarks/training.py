@@ -8,10 +8,17 @@ The three loops take turns, one epoch of the same 5 batches each, for 2 rounds a
 from __future__ import annotations
 
 import torch
+from timing import (
+    BATCHES,
+    StepClock,
+    book_train_ch6,
+    default_settings,
+    fashion_batches,
+    peak_for,
+    train_flops_per_example,
+)
 
 import d2lnets as d2l
-from timing import (BATCHES, StepClock, book_train_ch6, default_settings, fashion_batches, peak_for,
-                    train_flops_per_example)
 
 PROFILES = ("cpu", "full")
 # At 224 px a step takes seconds: the bench trains in batches of at most 64 there (the chapters' 128)

@@ -5,58 +5,37 @@
     net = d2l.models.lenet(variant="modern")
     history = d2l.train_ch5(net, train_iter, test_iter, num_epochs=10, lr=0.1)
 
-Architecture: one home for each fact. The modules, in layers; a module imports only from its own
-layer and the layers above it, never from one below.
-
-1. Foundations
-   - ``_validate``: argument checks and the error messages shared by the public functions.
-   - ``config``: run profiles (``smoke``/``cpu``/``full``), devices, seeds.
-   - ``memory``: keeps freed CPU memory for reuse while training (glibc).
-   - ``precision``: the device and precision policy (bf16 autocast, channels-last).
-2. Building blocks (no plotting, no training)
-   - ``layers``: layers built from their formulas (``LocalResponseNorm``).
-   - ``augment``: batched data augmentation (flips, crops, PCA lighting).
-   - ``shapes``: shape arithmetic: ``conv_output_size``, ``receptive_field``, ``min_input_size``,
-     ``num_params``.
-   - ``graph``: a network's graph as it runs (for the diagrams).
-3. Models and exercise checks
-   - ``models/``: every network; factories registered once (``register_model``), one architecture
-     table per family, ``variant="d2l"`` for the book's five. Imports ``layers``, ``shapes`` and
-     ``_validate`` only: never a report, a plot, the data or the training loop.
-   - ``checks/``: the exercises' checks; import ``models``, ``shapes``, ``augment``.
-4. Data
-   - ``data``: Fashion-MNIST, offline first, checksummed, in memory.
-   - ``datasets``: CIFAR-10, Flowers-102 and image folders through the same data layer.
-5. Reports and pictures
-   - ``summary``: the per-layer table (shapes, parameters, multiply-adds, memory); re-exports
-     the ``shapes`` functions for older code.
-   - ``predictions``: predictions over a loader, the confusion matrix.
-   - ``plot``: the live plot, image grids, training curves; ``_show``: shows a finished figure.
-   - ``diagram``, ``learned``, ``mistakes``, ``receptive``, ``schedule``: architecture diagrams,
-     filters and feature maps, errors, receptive fields, the one-cycle schedule.
-6. Training and runs
-   - ``train``: ``train_ch5``, ``evaluate_accuracy`` and the training loop's helpers.
-   - ``records``: records of runs, one schema; ``results``: a chapter's reported results.
-   - ``recipes``: what each chapter trains in each profile (reads ``models``).
-   - ``saving``: saving a trained model and loading it back only where it fits.
-   - ``checkpoint``: a run's checkpoints (``train_ch5(checkpoint=..., resume=...)``) in ``saving``'s
-     format, and the exact resume from one.
-   - ``distributed``: ``train_ch5`` under torchrun: the process group, DistributedDataParallel,
-     each process's shard of the data, the metrics summed over the processes.
-   - ``compare``: the closing chapter's helpers: the five networks' costs side by side, saved
-     models or trained ones, confusion matrices side by side, torchvision's weights fine-tuned.
-7. Tools (command lines)
-   - ``setup`` (data, JupyterLab settings), ``exercises`` (learner copies), ``check`` (check the
-     exercises), ``notebooks`` (run the chapters), ``colab`` (Colab cells and links), ``cli``
-     (``python -m d2lnets.train``: train a recipe from the command line).
+Every name the course uses is here, as ``d2l.<name>``. The code lives in subpackages, one layer
+each (tools, course and checks, train, viz, models and data, analysis, core: an upper layer
+imports lower ones, never the reverse); ``d2lnets/README.md`` says what each holds, and an
+import contract in ``pyproject.toml`` keeps them so.
 """
-from . import augment, checks, models
-from .config import Profile, default_device, profile, set_seed, try_gpu
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import types
+import warnings
+
+from . import checks, models
+from .analysis import (
+    confusion_matrix,
+    conv_output_size,
+    evaluate_accuracy,
+    num_params,
+    predict,
+    receptive_field,
+    summary,
+)
+from .core import precision
+from .core.config import Profile, default_device, profile, set_seed, try_gpu
+from .course import Recipe, compare, list_recipes, recipe
 from .data import (
     ChecksumError,
     DataNotFoundError,
     FashionMNISTLoader,
     ImageLoader,
+    augment,
     get_fashion_mnist_labels,
     load_cifar10_tensors,
     load_data_cifar10,
@@ -67,44 +46,137 @@ from .data import (
     load_flowers102_tensors,
     load_image_folder_tensors,
 )
-from .layers import LocalResponseNorm
-from . import precision, records
-from .records import record_result, report
-from .plot import Animator, plot_histories, show_images
-from .diagram import draw_architecture
-from .learned import show_feature_maps, show_filters
-from .mistakes import show_mistakes, show_predictions
-from .predictions import confusion_matrix, predict
-from .receptive import show_receptive_field
-from .recipes import Recipe, list_recipes, recipe
-from .checkpoint import CheckpointError
-from .saving import ModelMismatchError, load_model, model_path, runs_dir, save_model
-from .schedule import one_cycle, plot_one_cycle
-from .shapes import conv_output_size, num_params, receptive_field
-from .summary import summary
-from .train import Accumulator, History, Timer, TrainingDivergedError, evaluate_accuracy, train_ch5
+from .models import LocalResponseNorm
+from .train import (
+    Accumulator,
+    CheckpointError,
+    History,
+    Hook,
+    ModelMismatchError,
+    Timer,
+    TrainingDivergedError,
+    load_model,
+    model_path,
+    record_result,
+    records,
+    report,
+    runs_dir,
+    save_model,
+    train_ch5,
+)
+from .viz import (
+    Animator,
+    draw_architecture,
+    one_cycle,
+    plot_histories,
+    plot_one_cycle,
+    show_feature_maps,
+    show_figure,
+    show_filters,
+    show_images,
+    show_mistakes,
+    show_predictions,
+    show_receptive_field,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "Accumulator", "Animator", "augment", "checks", "ChecksumError", "DataNotFoundError", "FashionMNISTLoader", "History",
-    "LocalResponseNorm", "Profile", "Timer", "TrainingDivergedError", "conv_output_size",
-    "default_device", "evaluate_accuracy", "get_fashion_mnist_labels", "load_data_fashion_mnist",
-    "load_fashion_mnist_tensors", "models", "num_params", "plot_histories", "profile", "receptive_field", "record_result",
-    "set_seed", "show_images", "summary", "train_ch5", "try_gpu",
+    # data
+    "ChecksumError", "DataNotFoundError", "FashionMNISTLoader", "ImageLoader", "augment", "get_fashion_mnist_labels",
+    "load_cifar10_tensors", "load_data_cifar10", "load_data_fashion_mnist", "load_data_flowers102",
+    "load_data_image_folder", "load_fashion_mnist_tensors", "load_flowers102_tensors", "load_image_folder_tensors",
+    # models and what they are
+    "LocalResponseNorm", "models", "conv_output_size", "num_params", "receptive_field", "summary",
+    # training
+    "Accumulator", "CheckpointError", "History", "Hook", "Timer", "TrainingDivergedError", "evaluate_accuracy",
+    "train_ch5", "precision", "Profile", "default_device", "profile", "set_seed", "try_gpu",
+    # pictures
+    "Animator", "confusion_matrix", "draw_architecture", "one_cycle", "plot_histories", "plot_one_cycle", "predict",
+    "show_feature_maps", "show_figure", "show_filters", "show_images", "show_mistakes", "show_predictions",
+    "show_receptive_field",
+    # saved models, records, recipes, the closing chapter
+    "ModelMismatchError", "load_model", "model_path", "runs_dir", "save_model", "record_result", "records", "report",
+    "Recipe", "list_recipes", "recipe", "compare",
+    # exercises
+    "checks",
 ]
-__all__ += [  # the colour datasets, through the same data layer as Fashion-MNIST
-    "ImageLoader", "load_cifar10_tensors", "load_data_cifar10", "load_data_flowers102", "load_data_image_folder",
-    "load_flowers102_tensors", "load_image_folder_tensors",
-]
-__all__ += [  # what the course's pictures and saved models need
-    "ModelMismatchError", "confusion_matrix", "draw_architecture", "load_model", "model_path", "one_cycle",
-    "plot_one_cycle", "predict", "runs_dir", "save_model", "show_feature_maps", "show_filters", "show_mistakes",
-    "show_predictions", "show_receptive_field",
-]
-__all__ += ["Recipe", "list_recipes", "recipe"]  # what each chapter trains, per profile
-__all__ += ["precision", "records", "report"]  # how runs train, and what they record
-__all__ += ["CheckpointError"]  # train_ch5(checkpoint=..., resume=...)
 
-from . import compare  # noqa: E402  (layer 6: the closing chapter)
-__all__ += ["compare"]
+
+# --- the module paths of d2lnets 0.1, kept for this release -------------------------------------
+# Each old path is the very module of its new path (so monkeypatch and isinstance see one
+# module); importing it warns once, naming the new path. ``python -m d2lnets.<tool>`` still runs
+# the tool (now ``d2lnets <tool>``).
+MOVED = {
+    "_show": "d2lnets.viz.show", "_validate": "d2lnets.core.validate", "augment": "d2lnets.data.augment",
+    "check": "d2lnets.tools.check", "checkpoint": "d2lnets.train.checkpoint", "cli": "d2lnets.tools.train_cli",
+    "colab": "d2lnets.tools.colab", "compare": "d2lnets.course.compare", "config": "d2lnets.core.config",
+    "datasets": "d2lnets.data", "diagram": "d2lnets.viz.diagram", "distributed": "d2lnets.train.distributed",
+    "exercises": "d2lnets.tools.exercises", "graph": "d2lnets.analysis.graph", "layers": "d2lnets.models.layers",
+    "learned": "d2lnets.viz.filters", "memory": "d2lnets.core.memory", "mistakes": "d2lnets.viz.mistakes",
+    "notebooks": "d2lnets.tools.notebooks", "plot": "d2lnets.viz", "precision": "d2lnets.core.precision",
+    "predictions": "d2lnets.analysis.predictions", "receptive": "d2lnets.viz.receptive",
+    "recipes": "d2lnets.course.recipes", "records": "d2lnets.train.records", "reference": "d2lnets.course.reference",
+    "results": "d2lnets.train.records", "saving": "d2lnets.train.saving", "schedule": "d2lnets.viz.schedule",
+    "setup": "d2lnets.tools.setup", "shapes": "d2lnets.analysis.shapes", "summary": "d2lnets.analysis.summary",
+}
+
+
+def _importer_level() -> int:
+    """The ``stacklevel`` that names the code importing an old path: past this module's frames and
+    importlib's (the import system's own frames, which ``warnings`` skips itself, are not counted)."""
+    frame, level = sys._getframe(2), 2  # (1: create_module, the caller of warnings.warn)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not ("importlib" in name and "_bootstrap" in name):
+            if name not in (__file__, importlib.__file__):
+                break
+            level += 1
+        frame = frame.f_back
+    return level
+
+
+class _OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``d2lnets.<old name>`` as the module of its new path (see :data:`MOVED`)."""
+
+    def find_spec(self, name, path=None, target=None):
+        head, _, old = name.partition(".")
+        if head == __name__ and old in MOVED:  # (origin: the file `python -m` names in sys.argv[0])
+            return importlib.util.spec_from_loader(name, self, origin=importlib.util.find_spec(MOVED[old]).origin)
+        return None
+
+    def create_module(self, spec):
+        new = MOVED[spec.name.partition(".")[2]]
+        warnings.warn(f"{spec.name} has moved to {new}: import it from there (the old path works in d2lnets "
+                      f"{__version__} only)", DeprecationWarning, stacklevel=_importer_level())
+        module = importlib.import_module(new)
+        self._spec = module.__spec__  # (put back in exec_module: the import system sets the alias's)
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = self._spec
+
+    def get_code(self, name):  # python -m d2lnets.<tool>: the tool's main()
+        new = MOVED[name.partition(".")[2]]
+        return compile(f"import sys\nfrom {new} import main\nsys.exit(main())", f"<{name}, now {new}>", "exec")
+
+
+class _Package(types.ModuleType):
+    """This package: importing an old path must not replace the function of the same name
+    (``d2l.summary``) by the module the import system binds there."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if not (isinstance(value, types.ModuleType) and callable(self.__dict__.get(name))):
+            super().__setattr__(name, value)
+
+
+if not any(isinstance(finder, _OldPaths) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _OldPaths())
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    """``d2l.plot``, ``d2l.datasets``, ...: the old module attributes, through their new paths."""
+    if name in MOVED:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

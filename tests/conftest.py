@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from d2lnets import data as data_mod
+from d2lnets.data import fashion_mnist as data_mod
+from d2lnets.data import store
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
@@ -47,7 +48,7 @@ def synthetic_dataset(tmp_path, monkeypatch):
             monkeypatch.setitem(data_mod.KNOWN_MD5, name, known)
         return arrays
 
-    monkeypatch.setattr(data_mod, "_CACHE", {})
+    monkeypatch.setattr(store, "CACHE", {})
     return make
 
 
@@ -56,9 +57,9 @@ def isolated_search(tmp_path, monkeypatch):
     """No real copy of the dataset anywhere on the search path; returns the would-be download folder."""
     target = tmp_path / "cache"
     monkeypatch.delenv("D2LNETS_DATA", raising=False)
-    monkeypatch.setattr(data_mod, "_default_data_dir", lambda: target)
+    monkeypatch.setattr(store, "default_data_dir", lambda: target)
     monkeypatch.setattr(data_mod, "DEBIAN_DIR", tmp_path / "no-debian-copy")
-    monkeypatch.setattr(data_mod, "_CACHE", {})
+    monkeypatch.setattr(store, "CACHE", {})
     return target
 
 
@@ -113,7 +114,7 @@ def pytest_sessionstart(session):
     environment), never to the checkout's runs/ or a folder a learner named in $D2LNETS_RUNS; no
     record is appended to a learner's $D2LNETS_RESULTS or $D2LNETS_RUN_LOG.
     """
-    from d2lnets import setup
+    from d2lnets.tools import setup
 
     os.environ["D2LNETS_RUNS"] = tempfile.mkdtemp(prefix="d2lnets-test-runs-")
     for name in ("D2LNETS_RESULTS", "D2LNETS_RUN_LOG"):

@@ -10,8 +10,8 @@ from torch import nn
 
 import d2lnets as d2l
 import d2lnets.models as M
-from d2lnets.layers import LocalResponseNorm
 from d2lnets.models.alexnet import TwoTowerAlexNet
+from d2lnets.models.layers import LocalResponseNorm
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -146,7 +146,8 @@ def test_two_devices_state_dict_is_the_grouped_networks():
     assert two.towers[1].classifier[3].weight.shape == (2048, 4096)   # so does fc7
     for kwargs in (dict(lrn=False), dict(overlap=False, dropout=0.0)):  # the layers' numbers follow the options
         with torch.device("meta"):
-            keys = lambda net: [(k, tuple(v.shape)) for k, v in net.state_dict().items()]
+            def keys(net):
+                return [(k, tuple(v.shape)) for k, v in net.state_dict().items()]
             assert keys(M.alexnet(variant="paper", devices=("meta", "meta"), **kwargs)) == \
                 keys(M.alexnet(variant="paper", **kwargs))
     # both ways: the one-device network's weights into the towers and back, exactly
@@ -315,7 +316,8 @@ def test_half_parameter_counts():
 def test_half_is_the_write_ups_network_at_224():
     torch.manual_seed(0)
     ours, theirs = M.alexnet(num_classes=5, variant="half").eval(), write_up_half_alexnet().eval()
-    params = lambda net: [tuple(p.shape) for p in net.parameters()]
+    def params(net):
+        return [tuple(p.shape) for p in net.parameters()]
     assert params(ours) == params(theirs)
     x = torch.rand(2, 3, 224, 224)
     # the same map sizes layer by layer (55, 27, 27, 13, 13, 13, 13, 6): padding 2 on both sides gives

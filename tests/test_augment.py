@@ -5,9 +5,15 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from d2lnets import augment
-from d2lnets.augment import (Augment, crop, lighting_alphas, pca_components, pca_lighting, random_crop,
-                             random_horizontal_flip)
-
+from d2lnets.data.augment import (
+    Augment,
+    crop,
+    lighting_alphas,
+    pca_components,
+    pca_lighting,
+    random_crop,
+    random_horizontal_flip,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -13,8 +13,9 @@ import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -23,7 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import d2lnets as d2l
-from d2lnets import augment, checks, data as data_mod, notebooks, train as train_mod
+from d2lnets import augment, checks
+from d2lnets.data import fashion_mnist as data_mod
+from d2lnets.data import store
+from d2lnets.tools import notebooks
+from d2lnets.train.run import READ_EVERY
 
 
 class Raises(NamedTuple):
@@ -489,7 +494,7 @@ def plateau_call():
 def _isolated(monkeypatch, tmp_path, one_thread):
     """No $D2LNETS_DATA, the data cache restored afterwards, temporary folders under tmp_path."""
     monkeypatch.delenv("D2LNETS_DATA", raising=False)
-    monkeypatch.setattr(data_mod, "_CACHE", dict(data_mod._CACHE))
+    monkeypatch.setattr(store, "CACHE", dict(store.CACHE))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
@@ -561,7 +566,7 @@ def trained():
 ], ids=["nan loss", "nan gradients", "nan gradients at the last batch", "nan loss, check every 25",
         "nan gradients, check every 25"])
 def test_a_run_that_diverges_leaves_a_trained_network_as_it_was(at, grad, check_every, monkeypatch):
-    monkeypatch.setitem(train_mod.FINITE_CHECK_EVERY, "cpu", check_every)
+    monkeypatch.setitem(READ_EVERY, "cpu", check_every)
     net, opt, sched = trained()
     before = state(net, opt, sched)
     with pytest.raises(d2l.TrainingDivergedError, match="back as they were before this call to train_ch5") as err:
@@ -574,7 +579,7 @@ def test_a_run_that_diverges_leaves_a_trained_network_as_it_was(at, grad, check_
 
 @pytest.mark.parametrize("check_every", [1, 25])
 def test_divergence_in_a_later_epoch_keeps_the_epochs_before_it(check_every, monkeypatch):
-    monkeypatch.setitem(train_mod.FINITE_CHECK_EVERY, "cpu", check_every)
+    monkeypatch.setitem(READ_EVERY, "cpu", check_every)
     net, opt, sched = trained()
     ref_net, ref_opt, ref_sched = trained()   # the same, again
     h = run(ref_net, ref_opt, ref_sched, 1)   # what one more good epoch gives
@@ -612,7 +617,7 @@ def test_lazy_layers_get_their_weights_before_training_and_keep_them():
 def test_a_failing_chapter_run_keeps_its_earlier_records(tmp_path, monkeypatch):
     import json
 
-    monkeypatch.setattr(notebooks, "ROOT", tmp_path)
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)
     monkeypatch.setenv("D2LNETS_RESULTS", "")   # main() sets it: put back afterwards
     records = tmp_path / ".results.jsonl"
     earlier = [{"chapter": "01_x", "model": "LeNet", "test_acc": 0.9}, {"chapter": "01_x", "wall_seconds": 60.0},

@@ -75,7 +75,8 @@ def test_rows_come_from_the_recipes(bench):
             assert row["batch_size"] == (min(R.batch_size, 64) if R.image_size >= 224 else R.batch_size)
     covered = {(row["chapter"], p) for row in rows for p in row["profile"].split("+")}
     assert covered == {(c, p) for c in d2l.list_recipes() for p in ("cpu", "full")
-                       if d2l.recipe(c, profile=p).model is not None and d2l.recipe(c, profile=p).dataset == "fashion_mnist"}
+                       if d2l.recipe(c, profile=p).model is not None
+                       and d2l.recipe(c, profile=p).dataset == "fashion_mnist"}
     assert {c for c, _ in covered} == {"01_lenet", "02_alexnet", "03_vgg", "04_resnet", "05_densenet"}
     # the README's Performance table, row by row
     assert [(r["model"], r["size"], r["batch_size"]) for r in rows] == [

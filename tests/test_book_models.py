@@ -262,7 +262,8 @@ def test_densenet():
 
 # --- the paper's AlexNet drops out where the paper and Caffe do ------------------------------
 def test_alexnet_dropout_placement():
-    kinds = lambda net: [type(m).__name__ for m in net.classifier]
+    def kinds(net):
+        return [type(m).__name__ for m in net.classifier]
     fc_relu_drop = ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
     with torch.device("meta"):
         assert kinds(M.alexnet(variant="paper")) == fc_relu_drop
@@ -339,7 +340,8 @@ def test_registry_drives_names():
 def test_shapes_apart_from_summary():
     import pathlib
 
-    shapes, summary = importlib.import_module("d2lnets.shapes"), importlib.import_module("d2lnets.summary")
+    shapes = importlib.import_module("d2lnets.analysis.shapes")
+    summary = importlib.import_module("d2lnets.analysis.summary")
     assert summary.receptive_field is shapes.receptive_field is d2l.receptive_field
     assert summary.conv_output_size is shapes.conv_output_size is d2l.conv_output_size
     assert summary.min_input_size is shapes.min_input_size

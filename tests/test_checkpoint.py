@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import d2lnets as d2l
-from d2lnets.checkpoint import CheckpointError, read_checkpoint
+from d2lnets.train.checkpoint import CheckpointError, read_checkpoint
 
 # A small run: LeNet on 256 random images, 8 batches an epoch, 3 epochs, fp32 on the CPU. The
 # script kills itself (SIGKILL) after KILL_AT optimizer steps when that is set.

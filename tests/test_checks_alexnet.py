@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from d2lnets import augment
 from d2lnets.checks.alexnet import check_dropout, check_lrn, check_pca_lighting, check_rgb_pca
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

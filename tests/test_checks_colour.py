@@ -43,7 +43,8 @@ def test_grouped_params_check_accepts():
     (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out // g * bias, "divides the biases"),
     (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k, "biases are missing"),
     (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out, "bias=False there are no biases"),
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out * (not bias), "biases are missing"),  # bias switch reversed
+    # the bias switch reversed
+    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out * (not bias), "biases are missing"),
     (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k + c_out * bias, "k \\* k"),
     (lambda c_in, c_out, k, g, bias=True: grouped_conv_params(c_in, c_out, k, g, bias) + 1, "not the number"),
     (lambda c_in, c_out, k, g, bias=True: str(grouped_conv_params(c_in, c_out, k, g, bias)), "must return a number"),

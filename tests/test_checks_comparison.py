@@ -99,7 +99,8 @@ def _out(n, k, s, p):
 
 
 def _macs(in_channels, out_channels, kernel_size, stride, padding, input_size, groups=1):
-    return _out(input_size, kernel_size, stride, padding) ** 2 * out_channels * (in_channels // groups) * kernel_size ** 2
+    positions = _out(input_size, kernel_size, stride, padding) ** 2
+    return positions * out_channels * (in_channels // groups) * kernel_size ** 2
 
 
 def _from_summary(in_channels, out_channels, kernel_size, stride, padding, input_size, groups=1):
@@ -140,7 +141,8 @@ def _wrong(fn):
     (_wrong(lambda c, o, k, s, p, n, g: _macs(c, o, k, 1, p, n, g)), "leaves out the stride"),
     (_wrong(lambda c, o, k, s, p, n, g: _out(n, k, s, p) ** 2 * o * (c // g) * k), "kernel_size \\*\\* 2"),
     (_wrong(lambda c, o, k, s, p, n, g: o * (c // g) * k * k), "number of weights"),
-    (_wrong(lambda c, o, k, s, p, n, g: _out(n, k, s, p) ** 2 * (o // g) * c * k * k * 2 // 2 + 1), "not what summary counts"),
+    (_wrong(lambda c, o, k, s, p, n, g: _out(n, k, s, p) ** 2 * (o // g) * c * k * k * 2 // 2 + 1),
+     "not what summary counts"),
     (_wrong(lambda c, o, k, s, p, n, g: _macs(c, o, k, s, p, n, g) / 3), "whole"),
     (lambda in_channels, out_channels, kernel_size: 0, "raised TypeError"),
     (nn.Conv2d(1, 1, 3), "built Conv2d"),

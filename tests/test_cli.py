@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from d2lnets.train import main
+from d2lnets.tools.train_cli import train_main as main
 
 TINY = ["--profile", "smoke", "--epochs", "1", "--num-train", "256", "--num-test", "128", "--precision", "fp32"]
 

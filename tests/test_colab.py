@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from packaging.requirements import Requirement
 
-from d2lnets import colab
+from d2lnets.tools import colab
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))

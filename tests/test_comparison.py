@@ -9,6 +9,7 @@ from torch import nn
 
 import d2lnets as d2l
 from d2lnets import compare
+from d2lnets.analysis.predictions import Predictions
 
 matplotlib.use("Agg")
 
@@ -80,9 +81,9 @@ def test_the_plot_draws_each_network_at_its_cost_and_accuracy():
 
 def test_confusions_side_by_side():
     y = torch.tensor([0, 1, 2, 2, 9])
-    a = d2l.predictions.Predictions(y, torch.tensor([0, 1, 2, 1, 9]), torch.ones(5), 10,
+    a = Predictions(y, torch.tensor([0, 1, 2, 1, 9]), torch.ones(5), 10,
                                     torch.tensor([3]), torch.zeros(1, 1, 28, 28))
-    b = d2l.predictions.Predictions(y, y.clone(), torch.ones(5), 10, torch.tensor([], dtype=torch.long),
+    b = Predictions(y, y.clone(), torch.ones(5), 10, torch.tensor([], dtype=torch.long),
                                     torch.zeros(0, 1, 28, 28))
     grid = compare.show_confusions({"a": a, "b": b}, show=False)
     assert list(grid.matrices) == ["a", "b"] and grid.accuracy == pytest.approx({"a": 0.8, "b": 1.0})

@@ -58,7 +58,7 @@ def test_every_environment_variable_of_the_package_is_in_configs_table():
     import re
     from pathlib import Path
 
-    from d2lnets import config
+    from d2lnets.core import config
 
     package = Path(config.__file__).parent
     mentioned = {name for path in package.rglob("*.py") for name in re.findall(r"D2LNETS_[A-Z_]+", path.read_text())}
@@ -69,7 +69,7 @@ def test_every_environment_variable_of_the_package_is_in_configs_table():
 
 
 def test_env_reads_only_the_packages_variables(monkeypatch):
-    from d2lnets import config
+    from d2lnets.core import config
 
     monkeypatch.setenv("D2LNETS_RUN_LOG", "  /tmp/x.jsonl ")
     assert config.env("D2LNETS_RUN_LOG") == "/tmp/x.jsonl" == config.run_log_path()
@@ -103,7 +103,7 @@ class _Backend:
 def test_default_device_prefers_cuda_then_mps_then_xpu(monkeypatch, cuda, mps, xpu, expected):
     import torch
 
-    from d2lnets import config
+    from d2lnets.core import config
 
     monkeypatch.delenv("D2LNETS_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
@@ -116,7 +116,7 @@ def test_default_device_prefers_cuda_then_mps_then_xpu(monkeypatch, cuda, mps, x
 
 
 def test_mps_trains_in_fp32_without_channels_last(monkeypatch):
-    from d2lnets import precision
+    from d2lnets.core import precision
 
     monkeypatch.delenv("D2LNETS_PRECISION", raising=False)
     settings = precision.choose_settings("mps")

@@ -7,7 +7,6 @@ from torch import nn
 import d2lnets.models as M
 from d2lnets.models import from_torchvision
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TV = torchvision.models

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 import d2lnets as d2l
-from d2lnets import data as data_mod
+from d2lnets.data import fashion_mnist as data_mod
+from d2lnets.data import store
 
 
 def test_real_dataset_facts(fashion):
@@ -29,7 +30,7 @@ def test_real_dataset_facts(fashion):
 def test_loads_in_well_under_a_second_and_then_from_memory(monkeypatch):
     import time
 
-    monkeypatch.setattr(data_mod, "_CACHE", {})
+    monkeypatch.setattr(store, "CACHE", {})
     start = time.perf_counter()
     first = d2l.load_fashion_mnist_tensors()
     assert time.perf_counter() - start < 5  # generous: a loaded CI machine; typically 0.8 s here
@@ -147,7 +148,7 @@ def test_truncated_real_file_fails_its_checksum(tmp_path, real_files, isolated_s
     data_mod.load_fashion_mnist_tensors(tmp_path, download=False)  # the genuine copy loads
     victim = tmp_path / real_files["test_labels"].name
     victim.write_bytes(victim.read_bytes()[:-100])
-    data_mod._CACHE.clear()
+    store.CACHE.clear()
     with pytest.raises(d2l.ChecksumError, match="corrupt or truncated.*Delete it and load again"):
         data_mod.load_fashion_mnist_tensors(tmp_path, download=False)
 

@@ -20,8 +20,9 @@ import torch
 from torchvision.io import decode_image, encode_jpeg, encode_png, write_jpeg
 
 import d2lnets as d2l
-from d2lnets import data as data_mod
-from d2lnets import datasets
+from d2lnets import data as datasets
+from d2lnets.data import fashion_mnist as data_mod
+from d2lnets.data import image_folder, store
 
 pytestmark = [pytest.mark.usefixtures("one_thread", "isolated"),  # torchvision 0.29 on its own encoders:
                pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")]
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.usefixtures("one_thread", "isolated"),  # torchvision 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch, isolated_search):
     """No real copy anywhere: repo data/ and the system folders point into tmp_path."""
-    monkeypatch.setattr(data_mod, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
+    monkeypatch.setattr(store, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
     return isolated_search
 
 
@@ -124,7 +125,7 @@ def test_cifar10_search_order(tmp_path, monkeypatch, isolated):
     monkeypatch.setenv("D2LNETS_DATA", str(tmp_path / "env"))
     dirs = data_mod.data_dirs(dataset=datasets.CIFAR10)
     assert dirs.index(tmp_path / "env") < dirs.index(isolated) < dirs.index(isolated / "cifar-10")
-    assert dirs[-1] == data_mod.SYSTEM_DATA_DIR / "cifar-10"
+    assert dirs[-1] == store.SYSTEM_DATA_DIR / "cifar-10"
     assert len(d2l.load_cifar10_tensors(download=False)["test_labels"]) == 2
     monkeypatch.delenv("D2LNETS_DATA")
     assert len(d2l.load_cifar10_tensors(download=False)["test_labels"]) == 3  # data/cifar-10/
@@ -189,11 +190,11 @@ def test_cifar10_named_folder_must_hold_it(tmp_path, monkeypatch):
 def test_cifar10_download_from_a_loopback_mirror(tmp_path, monkeypatch, loopback, isolated):
     write_cifar(tmp_path / "mirror", monkeypatch=monkeypatch)
     url = loopback(tmp_path / "mirror")
-    monkeypatch.setattr(datasets, "CIFAR10_URL", url + "cifar-10-python.tar.gz")
+    monkeypatch.setattr(datasets.cifar10, "CIFAR10_URL", url + "cifar-10-python.tar.gz")
     t = d2l.load_cifar10_tensors()
     assert len(t["train_images"]) == 30 and (isolated / "cifar-10-python.tar.gz").is_file()
     # a mirror that serves a corrupt copy: the checksum catches it
-    data_mod._CACHE.clear()
+    store.CACHE.clear()
     (isolated / "cifar-10-python.tar.gz").unlink()
     monkeypatch.setitem(data_mod.KNOWN_MD5, "cifar-10-python.tar.gz", {"file": {"0" * 32}})
     with pytest.raises(d2l.ChecksumError, match="corrupt or truncated"):
@@ -242,13 +243,13 @@ def test_image_folder_batches_classes_and_labels(tmp_path):
 def test_image_folder_is_decoded_once_then_cached(tmp_path, monkeypatch, isolated):
     root = write_folder(tmp_path / "f")
     calls = []
-    real = datasets._decode
-    monkeypatch.setattr(datasets, "_decode", lambda *a: calls.append(a[2]) or real(*a))
+    real = image_folder._decode
+    monkeypatch.setattr(image_folder, "_decode", lambda *a: calls.append(a[2]) or real(*a))
     first = d2l.load_image_folder_tensors(root, 16)
     assert len(calls) == 15
     cache_files = list((isolated / "cache").glob("folder-f-*-16x16.pt"))
     assert len(cache_files) == 1
-    data_mod._CACHE.clear()  # a new process: the cache file, no JPEG
+    store.CACHE.clear()  # a new process: the cache file, no JPEG
     second = d2l.load_image_folder_tensors(root, 16)
     assert len(calls) == 15 and torch.equal(first["train_images"], second["train_images"])
     d2l.load_image_folder_tensors(root, 12)  # another size: decoded again
@@ -256,7 +257,7 @@ def test_image_folder_is_decoded_once_then_cached(tmp_path, monkeypatch, isolate
     victim = root / "train" / "rose" / "1.png"  # a changed file: the folder is decoded again
     victim.write_bytes(encode_png(solid((0, 0, 0), 9, 9)).numpy().tobytes())
     os.utime(victim, ns=(1, 1))
-    data_mod._CACHE.clear()
+    store.CACHE.clear()
     third = d2l.load_image_folder_tensors(root, 16)
     assert len(calls) == 45 and third["train_images"][4].max() == 0
 
@@ -286,8 +287,8 @@ def test_image_folder_memory_budget_and_search(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(d2l.DataNotFoundError) as err:
         d2l.load_data_image_folder("flowers", 4, resize=8)
-    assert str(data_mod._default_data_dir() / "flowers") in str(err.value)
-    assert str(data_mod.SYSTEM_DATA_DIR / "flowers") in str(err.value)
+    assert str(store.default_data_dir() / "flowers") in str(err.value)
+    assert str(store.SYSTEM_DATA_DIR / "flowers") in str(err.value)
     monkeypatch.setenv("D2LNETS_DATA", str(tmp_path / "sets"))
     assert d2l.load_data_image_folder("flowers", 4, resize=8)[0].num_examples == 9
 
@@ -313,7 +314,8 @@ def write_flowers(folder, monkeypatch, n=14, seed=0, labels=None, setid=None, ex
     scipy.io.savemat(folder / "imagelabels.mat", {"labels": labels.reshape(1, -1).astype(np.uint8)})
     order = rng.permutation(np.arange(1, n + 1))
     setid = setid or {"trnid": order[:4], "valid": order[4:7], "tstid": order[7:]}
-    scipy.io.savemat(folder / "setid.mat", {k: np.asarray(v).reshape(1, -1).astype(np.uint16) for k, v in setid.items()})
+    scipy.io.savemat(folder / "setid.mat",
+                     {k: np.asarray(v).reshape(1, -1).astype(np.uint16) for k, v in setid.items()})
     for name in ("102flowers.tgz", "imagelabels.mat", "setid.mat"):
         register(monkeypatch, folder / name)
     return labels, setid, colours
@@ -343,9 +345,11 @@ def test_flowers102_official_split_and_labels(tmp_path, monkeypatch, isolated):
     (dict(setid={"trnid": [1, 2], "valid": [2], "tstid": [3]}), None, r"setid.mat: an image id appears twice"),
     (dict(labels=[1] * 13 + [103]), None, r"imagelabels.mat: labels must be 1..102"),
     (dict(extra=1), None, r"102flowers.tgz holds jpg/image_00015.jpg, which imagelabels.mat has no label for"),
-    ({}, lambda f: (f / "imagelabels.mat").write_bytes(b"MATLAB 5.0 garbage"), "imagelabels.mat is corrupt or truncated"),
+    ({}, lambda f: (f / "imagelabels.mat").write_bytes(b"MATLAB 5.0 garbage"),
+     "imagelabels.mat is corrupt or truncated"),
     ({}, lambda f: os.replace(f / "setid.mat", f / "x") or os.replace(f / "imagelabels.mat", f / "setid.mat")
-     or os.replace(f / "x", f / "imagelabels.mat"), "imagelabels.mat is the genuine setid.mat .* stored as imagelabels.mat"),
+     or os.replace(f / "x", f / "imagelabels.mat"),
+     "imagelabels.mat is the genuine setid.mat .* stored as imagelabels.mat"),
 ])
 def test_flowers102_files_that_do_not_match_are_named(tmp_path, monkeypatch, kwargs, damage, message):
     write_flowers(tmp_path / "o", monkeypatch, **kwargs)
@@ -383,7 +387,7 @@ def test_flowers102_not_found_and_download_from_a_loopback_mirror(tmp_path, monk
     for folder in data_mod.data_dirs(dataset=datasets.FLOWERS102):
         assert f"  - {folder}\n" in message
     assert "102flowers.tgz, imagelabels.mat, setid.mat" in message and "online: connect" in message
-    monkeypatch.setattr(datasets, "FLOWERS102_URL", loopback(tmp_path / "mirror"))
+    monkeypatch.setattr(datasets.flowers102, "FLOWERS102_URL", loopback(tmp_path / "mirror"))
     train_iter, test_iter = d2l.load_data_flowers102(4, resize=16)
     assert train_iter.num_examples == 4 and test_iter.num_examples == 7
     assert sorted(p.name for p in (isolated / "flowers-102").iterdir()) == ["102flowers.tgz", "imagelabels.mat",
@@ -397,9 +401,9 @@ def test_decoded_images_match_torchvision(tmp_path):
     image = torch.randint(0, 256, (3, 37, 53), dtype=torch.uint8)
     path = tmp_path / "x.png"
     path.write_bytes(encode_png(image).numpy().tobytes())
-    out = datasets._decode(path, (20, 30), str(path))
+    out = image_folder._decode(path, (20, 30), str(path))
     assert torch.equal(out, TF.resize(decode_image(str(path)), [20, 30], antialias=True))
-    assert torch.equal(datasets._decode(path, (37, 53), str(path)), image)
+    assert torch.equal(image_folder._decode(path, (37, 53), str(path)), image)
 
 
 def test_a_damaged_cache_file_is_rebuilt(tmp_path, isolated):
@@ -407,7 +411,7 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path, isolated):
     first = d2l.load_image_folder_tensors(root, 8)
     (cache,) = (isolated / "cache").glob("folder-f-*.pt")
     cache.write_bytes(cache.read_bytes()[:100])
-    data_mod._CACHE.clear()
+    store.CACHE.clear()
     again = d2l.load_image_folder_tensors(root, 8)
     assert torch.equal(first["valid_images"], again["valid_images"]) and again["classes"] == first["classes"]
     assert torch.load(cache, weights_only=True)["classes"] == ["daisy", "rose", "tulip"]

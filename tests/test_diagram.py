@@ -4,7 +4,7 @@ import pytest
 from torch import nn
 
 import d2lnets as d2l
-from d2lnets.graph import trace_graph
+from d2lnets.analysis.graph import trace_graph
 
 matplotlib.use("Agg")
 

@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import d2lnets as d2l
-from d2lnets.checkpoint import read_checkpoint
+from d2lnets.train.checkpoint import read_checkpoint
 
 N, BATCH, WORLD = 256, 32, 2
 

@@ -10,8 +10,8 @@ import pytest
 from torch import nn
 
 from d2lnets import checks
-from d2lnets.check import exercises_of
-from d2lnets.exercises import BEGIN, END, MARKDOWN_STUB, STUB, learner_notebook, strip_solutions, sync
+from d2lnets.tools.check import exercises_of
+from d2lnets.tools.exercises import BEGIN, END, MARKDOWN_STUB, STUB, learner_notebook, strip_solutions, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))

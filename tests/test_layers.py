@@ -5,8 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from d2lnets.layers import LocalResponseNorm
-
+from d2lnets.models.layers import LocalResponseNorm
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -16,13 +16,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from d2lnets import exercises, setup
-from d2lnets.check import exercises_of
-from d2lnets.exercises import STUB, learner_notebook
+from d2lnets.tools import exercises, setup
+from d2lnets.tools.check import exercises_of
+from d2lnets.tools.exercises import STUB, learner_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 # every chapter's checked exercises (what make check counts), from the cell tags
-N_EXERCISES = sum(len(exercises_of(nbformat.read(p, as_version=4))[1]) for p in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
+N_EXERCISES = sum(len(exercises_of(nbformat.read(p, as_version=4))[1])
+                  for p in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
 VENV = ROOT / ".venv"
 STAMP = VENV / ".d2lnets-installed"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -193,7 +194,8 @@ def test_check_lists_unsolved_and_wrong_exercises_in_seconds(tmp_path):
     result, seconds = _check(tmp_path)
     lines = result.stdout.splitlines()
     assert result.returncode == 1
-    assert len(lines) == N_EXERCISES + 1 and all(line.endswith(": not written yet") for line in lines[:-1]), result.stdout
+    assert len(lines) == N_EXERCISES + 1, result.stdout
+    assert all(line.endswith(": not written yet") for line in lines[:-1]), result.stdout
     assert lines[0] == "01_lenet  1. The modern LeNet, by hand: not written yet"
     assert lines[-1].startswith(f"0 of {N_EXERCISES} exercises solved")
     assert seconds < 30
@@ -222,7 +224,7 @@ def test_check_reports_errors_and_missing_copies(tmp_path):
 
 
 def test_check_finds_the_copies_from_the_folder_it_runs_in_or_above_and_nowhere_else(tmp_path):
-    from d2lnets.check import default_folder
+    from d2lnets.tools.check import default_folder
 
     (tmp_path / "course" / "exercises").mkdir(parents=True)
     (tmp_path / "course" / "chapters").mkdir()
@@ -235,9 +237,13 @@ def test_check_finds_the_copies_from_the_folder_it_runs_in_or_above_and_nowhere_
 
 # --- set-up -------------------------------------------------------------------------------------
 
+def _no_network(target):
+    raise OSError("no network")
+
+
 def test_setup_without_data_stops_with_one_message(isolated_search, monkeypatch, capsys):
     monkeypatch.setattr(setup, "_apt_install", lambda say: False)
-    monkeypatch.setattr(setup.data, "_download", lambda target: (_ for _ in ()).throw(OSError("no network")))
+    monkeypatch.setattr(setup.data.fashion_mnist, "_download", _no_network)
     monkeypatch.setattr(setup.sys, "prefix", str(isolated_search.parent / "env"))
     assert setup.main([]) == 1
     err = capsys.readouterr().err
@@ -247,7 +253,7 @@ def test_setup_without_data_stops_with_one_message(isolated_search, monkeypatch,
 
 def test_setup_installs_the_debian_package_as_root_when_nothing_else_works(isolated_search, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(setup.data, "_download", lambda target: (_ for _ in ()).throw(OSError("no network")))
+    monkeypatch.setattr(setup.data.fashion_mnist, "_download", _no_network)
     monkeypatch.setattr(setup.shutil, "which", lambda name: "/usr/bin/apt-get")
     monkeypatch.setattr(setup.os, "geteuid", lambda: 0)
     monkeypatch.setattr(setup.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or
@@ -309,7 +315,8 @@ def lab(course):
     port, token = _free_port(), "d2lnets-test"
     opts = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={token}"
     env = {**os.environ, "D2LNETS_PROFILE": "smoke"}
-    proc = subprocess.Popen(["make", "--no-print-directory", "-o", str(STAMP), f"VENV={VENV}", "lab", f"LAB_OPTS={opts}"],
+    lab = ["make", "--no-print-directory", "-o", str(STAMP), f"VENV={VENV}", "lab", f"LAB_OPTS={opts}"]
+    proc = subprocess.Popen(lab,
                             cwd=course, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"

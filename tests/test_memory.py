@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import d2lnets as d2l
-from d2lnets import memory
+from d2lnets.core import memory
 
 pytestmark = pytest.mark.skipif(not memory.available(), reason="needs glibc (Linux)")
 
@@ -80,7 +80,9 @@ def test_switched_off_by_environment_and_off_the_cpu(monkeypatch):
 def test_training_evaluation_and_loading_use_it(monkeypatch):
     import contextlib
 
-    from d2lnets import data, train
+    from d2lnets.analysis import evaluate
+    from d2lnets.data import loader as data
+    from d2lnets.train import run
 
     entered = []
 
@@ -89,7 +91,8 @@ def test_training_evaluation_and_loading_use_it(monkeypatch):
         entered.append(str(device))
         yield True
 
-    monkeypatch.setattr(train, "reuse_freed_memory", recorder)
+    monkeypatch.setattr(run, "reuse_freed_memory", recorder)
+    monkeypatch.setattr(evaluate, "reuse_freed_memory", recorder)
     monkeypatch.setattr(data, "reuse_freed_memory", recorder)
     X = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8)
     loader = d2l.FashionMNISTLoader(X, torch.arange(8) % 10, 4)

@@ -8,8 +8,7 @@ from torch import nn
 
 import d2lnets.models as M
 from d2lnets import num_params as n_params
-from d2lnets.layers import LocalResponseNorm
-
+from d2lnets.models.layers import LocalResponseNorm
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -88,7 +87,8 @@ def test_same_architecture_as_torchvision(name):
     assert list(ours_sd) == list(theirs_sd)
     assert [t.shape for t in ours_sd.values()] == [t.shape for t in theirs_sd.values()]
     # the same layer types in the same order
-    leaf = lambda net: [type(m).__name__ for m in net.modules() if next(m.children(), None) is None]
+    def leaf(net):
+        return [type(m).__name__ for m in net.modules() if next(m.children(), None) is None]
     assert leaf(ours) == leaf(theirs)
     # and other widths carry over like torchvision's num_classes
     assert n_params(on_meta(M.get_model, name, num_classes=10)) == n_params(

@@ -3,7 +3,7 @@ import json
 import sys
 
 import d2lnets as d2l
-from d2lnets import notebooks
+from d2lnets.tools import notebooks
 
 
 def _history():
@@ -32,16 +32,16 @@ def test_write_results_table(tmp_path):
 
 
 def test_scrub_removes_machine_paths():
-    text = f"warning in {sys.prefix}/lib/x.py and {notebooks.ROOT}/chapters/01.ipynb"
+    text = f"warning in {sys.prefix}/lib/x.py and {notebooks.repo_root()}/chapters/01.ipynb"
     assert notebooks.scrub(text) == "warning in <venv>/lib/x.py and <repo>/chapters/01.ipynb"
 
 
 # --- chapters whose data may be absent (the appendix): skipped with a note -----------------------------
 
 def test_missing_data_uses_the_loaders_search(tmp_path, monkeypatch, isolated_search):
-    from d2lnets import data as data_mod
+    from d2lnets.data import store
 
-    monkeypatch.setattr(data_mod, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
+    monkeypatch.setattr(store, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
     why = notebooks.missing_data("07_alexnet_colour", "cpu")
     assert why.startswith("CIFAR-10 (cifar-10-python.tar.gz) was not found in ")
     assert str(isolated_search / "cifar-10") in why and "committed outputs" in why
@@ -57,10 +57,10 @@ def test_missing_data_uses_the_loaders_search(tmp_path, monkeypatch, isolated_se
 
 
 def test_make_results_skips_a_chapter_without_its_data(tmp_path, monkeypatch, capsys, isolated_search):
-    from d2lnets import data as data_mod
+    from d2lnets.data import store
 
-    monkeypatch.setattr(data_mod, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
-    monkeypatch.setattr(notebooks, "ROOT", tmp_path)      # .results.jsonl goes here
+    monkeypatch.setattr(store, "SYSTEM_DATA_DIR", tmp_path / "no-system-copies")
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)      # .results.jsonl goes here
     monkeypatch.setenv("D2LNETS_PROFILE", "cpu")          # as run_notebook sets it
 
     def run_notebook(path, profile):
@@ -96,7 +96,7 @@ def test_the_appendix_without_its_data_stops_in_its_first_data_cell(tmp_path, mo
     import nbformat
     from nbclient import NotebookClient
 
-    path = notebooks.ROOT / "chapters" / "07_alexnet_colour.ipynb"
+    path = notebooks.repo_root() / "chapters" / "07_alexnet_colour.ipynb"
     nb = nbformat.read(path, as_version=4)
     monkeypatch.setenv("D2LNETS_PROFILE", "cpu")
     monkeypatch.setenv("D2LNETS_DATA", str(tmp_path))

@@ -41,7 +41,7 @@ def test_animator_takes_points_at_fractions_of_an_epoch():
 
 
 def test_progress_is_a_bar_that_counts_batches():
-    from d2lnets.plot import Progress
+    from d2lnets.viz.live import Progress
 
     assert Progress._text(15, 30, "epoch 1/2").data.startswith("[###############...............] 15/30 batches")
     assert Progress._text(7, None, "x").data == "7 batches  x"

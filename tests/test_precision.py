@@ -4,8 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from d2lnets import precision
-from d2lnets.precision import Settings, autocast, choose_settings
+from d2lnets.core import precision
+from d2lnets.core.precision import Settings, autocast, choose_settings
 
 
 def test_auto_on_the_cpu_follows_native_bf16(monkeypatch):

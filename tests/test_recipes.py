@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import d2lnets as d2l
-from d2lnets import recipes
-from d2lnets.config import PROFILES
+from d2lnets.core.config import PROFILES
+from d2lnets.course import recipes
 
 TESTS = Path(__file__).parent
 CHAPTERS = TESTS.parent / "chapters"
@@ -48,7 +48,8 @@ def test_per_profile_values_name_only_profiles():
     by profile uses the three names, and every entry only the recipe's fields."""
     fields = {f.name for f in dataclasses.fields(d2l.Recipe)} - {"name", "profile"}
     for name, entry in recipes.RECIPES.items():
-        for key, value in [*entry.items(), *((k, v) for e in entry.get("experiments", {}).values() for k, v in e.items())]:
+        experiments = [(k, v) for e in entry.get("experiments", {}).values() for k, v in e.items()]
+        for key, value in [*entry.items(), *experiments]:
             assert key in fields, (name, key)
             if isinstance(value, dict) and key not in ("model_args", "options", "experiments"):
                 assert set(value) <= set(PROFILES), (name, key, value)

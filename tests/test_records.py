@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import d2lnets as d2l
-from d2lnets import notebooks, records
+from d2lnets.tools import notebooks
+from d2lnets.train import records
 
 
 def _lines(path):
@@ -108,7 +109,7 @@ def test_report_rejects_what_it_cannot_record(logs, args, kwargs, error, match):
 
 
 def test_make_results_lists_the_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebooks, "ROOT", tmp_path)
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)
     monkeypatch.setenv("D2LNETS_RESULTS", "")
     monkeypatch.setenv("D2LNETS_PROFILE", "cpu")
     h = d2l.History(train_loss=[0.5], train_acc=[0.8], test_acc=[0.85], examples_per_sec=[100.0], seconds=[10.0])

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import d2lnets as d2l
-from d2lnets import saving
+from d2lnets.core import paths
 
 
 @pytest.fixture
@@ -108,17 +108,17 @@ def test_where_models_go(monkeypatch, tmp_path):
     monkeypatch.delenv("D2LNETS_RUNS", raising=False)
     monkeypatch.setenv("D2LNETS_PROFILE", "cpu")
     root = Path(d2l.__file__).resolve().parent.parent
-    assert saving.repo_root() == root and d2l.runs_dir() == root / "runs"
+    assert paths.repo_root() == root and d2l.runs_dir() == root / "runs"
     assert d2l.model_path("01_lenet") == root / "runs" / "01_lenet-cpu.pt"
     monkeypatch.setenv("D2LNETS_PROFILE", "smoke")  # a smoke run never writes to runs/
     assert root not in d2l.runs_dir().parents and "smoke" in d2l.runs_dir().name
     monkeypatch.setenv("D2LNETS_RUNS", str(tmp_path))
     assert d2l.runs_dir() == tmp_path
     # an installed package: the checkout around the current directory, else the current directory
-    monkeypatch.setattr(saving, "__file__", str(tmp_path / "site-packages" / "d2lnets" / "saving.py"))
+    monkeypatch.setattr(paths, "PACKAGE_DIR", tmp_path / "site-packages" / "d2lnets")
     (tmp_path / "repo" / "chapters").mkdir(parents=True)
     (tmp_path / "repo" / "pyproject.toml").write_text("")
     monkeypatch.chdir(tmp_path / "repo" / "chapters")
-    assert saving.repo_root() == tmp_path / "repo"
+    assert paths.checkout() is None and paths.repo_root() == tmp_path / "repo"
     monkeypatch.chdir(tmp_path)
-    assert saving.repo_root() == tmp_path
+    assert paths.repo_root() == tmp_path

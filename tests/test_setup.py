@@ -5,7 +5,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"torch": "pytorch"}
 
@@ -79,5 +78,5 @@ def test_ci_and_make_test_run_everything():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "chromium" in ci and ci.rstrip().endswith("make test")
     setup_recipe = makefile.split("\nsetup:")[1].split("\n\n")[0]
-    assert "-m d2lnets.setup" in setup_recipe   # the data is part of set-up, before any test
+    assert "d2lnets setup" in setup_recipe   # the data is part of set-up, before any test
     assert "exercises/" in (ROOT / ".gitignore").read_text()

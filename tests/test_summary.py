@@ -5,8 +5,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import d2lnets.models as M
-from d2lnets.summary import conv_output_size, min_input_size, receptive_field, summary
-
+from d2lnets.analysis.shapes import conv_output_size, min_input_size, receptive_field
+from d2lnets.analysis.summary import summary
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -99,7 +99,8 @@ def test_table_text_and_html():
 
 
 def test_summary_bad_input_size():
-    with pytest.raises(ValueError, match=r"input_size must be \(C, H, W\), the shape of one image .* or \(B, C, H, W\)"):
+    with pytest.raises(ValueError,
+                       match=r"input_size must be \(C, H, W\), the shape of one image .* or \(B, C, H, W\)"):
         summary(M.lenet(), (28, 28))
 
 

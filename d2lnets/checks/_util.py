@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validate import short
+from ..core.validate import short
 
 
 def not_written(name: str) -> AssertionError:

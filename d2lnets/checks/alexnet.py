@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .. import augment
+from ..data import augment
 from ._util import call, expect
 
 __all__ = ["check_dropout", "check_lrn", "check_pca_lighting", "check_rgb_pca"]

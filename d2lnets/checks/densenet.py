@@ -18,9 +18,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..analysis.shapes import num_params
 from ..models.densenet import DenseBlock as _DenseBlock
 from ..models.densenet import _DenseLayer
-from ..shapes import num_params
 from ._util import call, expect, randomize
 
 __all__ = ["check_bottleneck_layer", "check_dense_block"]

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..shapes import num_params
-from ..summary import summary
+from ..analysis.shapes import num_params
+from ..analysis.summary import summary
 from ._util import call, expect
 
 __all__ = ["check_layer_cost", "check_modern_lenet"]

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..analysis.shapes import num_params
 from ..models.resnet import Residual as _Residual
-from ..shapes import num_params
 from ._util import call, expect, randomize
 
 __all__ = ["check_bottleneck", "check_residual"]

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..shapes import num_params
+from ..analysis.shapes import num_params
+from ..core.validate import pair
 from ._util import call, expect
 
 __all__ = ["check_receptive_field", "check_vgg_block"]
@@ -82,7 +83,7 @@ def check_receptive_field(receptive_field: Callable[[list[tuple[int, int]]], int
     """Chapter 3: the receptive field of a stack of (kernel, stride) layers, input to output."""
     expect(receptive_field, "check_receptive_field", "receptive_field(layers)", "function")
     got = {}
-    for layers, want in _RF_CASES:
+    for layers, _ in _RF_CASES:
         value = call(receptive_field, "receptive_field", list(layers))
         assert isinstance(value, numbers.Integral) and not isinstance(value, bool), (
             f"receptive_field({layers}) returned {value!r} ({type(value).__name__}); a receptive field "
@@ -110,10 +111,6 @@ def _leaves(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if next(m.children(), None) is None]
 
 
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
 # (num_convs, in_channels, out_channels)
 _BLOCK_CASES = [(1, 1, 16), (2, 16, 32), (3, 4, 8)]
 
@@ -133,9 +130,9 @@ def check_vgg_block(vgg_block: Callable[..., nn.Module]) -> None:
         pools = [m for m in leaves if isinstance(m, nn.MaxPool2d)]
         assert len(convs) == n, f"{args} has {len(convs)} nn.Conv2d layers; it needs num_convs = {n}"
         for i, conv in enumerate(convs):
-            assert _pair(conv.kernel_size) == (3, 3), (
+            assert pair(conv.kernel_size) == (3, 3), (
                 f"{args}: convolution {i} has kernel_size={conv.kernel_size}; VGG uses only 3x3 kernels")
-            assert _pair(conv.padding) == (1, 1) and _pair(conv.stride) == (1, 1), (
+            assert pair(conv.padding) == (1, 1) and pair(conv.stride) == (1, 1), (
                 f"{args}: convolution {i} has padding={conv.padding}, stride={conv.stride}, so it "
                 "shrinks the feature map. Use padding=1 (and stride 1): in a VGG block the "
                 "convolutions keep the height and width, and only the pooling at the end halves them")
@@ -156,7 +153,7 @@ def check_vgg_block(vgg_block: Callable[..., nn.Module]) -> None:
             f"{args} has {len(pools)} max poolings: pooling after every convolution halves the map "
             f"{len(pools)} times. A VGG block pools once, at its end, after all its convolutions")
         pool = pools[0]
-        assert _pair(pool.kernel_size) == (2, 2) and _pair(pool.stride or pool.kernel_size) == (2, 2), (
+        assert pair(pool.kernel_size) == (2, 2) and pair(pool.stride or pool.kernel_size) == (2, 2), (
             f"{args}: the pooling has kernel_size={pool.kernel_size}, stride={pool.stride}; VGG uses "
             "nn.MaxPool2d(kernel_size=2, stride=2)")
         kinds = [type(m).__name__ for m in leaves]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import as_int
+from ..core.validate import as_int
 
 
 def check_sizes(num_classes: int, in_channels: int) -> tuple[int, int]:

@@ -3,7 +3,8 @@ the converter and the ``variant="d2l"`` error all read this registry (as torchvi
 ``register_model``)."""
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from torch import nn
 

@@ -60,11 +60,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..layers import LocalResponseNorm
-from ..shapes import min_input_size
-from .._validate import as_float, as_int, short
+from ..analysis.shapes import min_input_size
+from ..core.validate import as_float, as_int, short
 from ._common import check_input, check_sizes, init_cnn
 from ._registry import check_variant, register_model
+from .layers import LocalResponseNorm
 
 __all__ = ["AlexNet", "TwoTowerAlexNet"]
 

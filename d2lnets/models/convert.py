@@ -10,9 +10,12 @@ from torch import nn
 
 from ._registry import get_model
 from .alexnet import AlexNet
-from .densenet import ARCHS as DENSENET_ARCHS, DenseNet
-from .resnet import ARCHS as RESNET_ARCHS, ResNet
-from .vgg import ARCHS as VGG_ARCHS, VGG, cfgs
+from .densenet import ARCHS as DENSENET_ARCHS
+from .densenet import DenseNet
+from .resnet import ARCHS as RESNET_ARCHS
+from .resnet import ResNet
+from .vgg import ARCHS as VGG_ARCHS
+from .vgg import VGG, cfgs
 
 __all__ = ["from_torchvision"]
 

@@ -7,10 +7,11 @@ average pool) sit between blocks. DenseNet-BC (torchvision's ``densenet121`` ...
 puts a 1x1 "bottleneck" convolution to ``bn_size * growth_rate`` channels in front of each 3x3.
 
 ``densenet121`` ... ``densenet201`` are torchvision's models exactly (same state_dict keys;
-121: 7,978,856 parameters). ``densenet()`` (= ``densenet(variant="d2l")``) is the book's small DenseNet for Fashion-MNIST: stem
-64 (7x7/2, BN, ReLU, 3x3/2 max pool), four blocks of four BN-ReLU-3x3 convolutions (growth 32,
-no bottleneck, convolutions with biases), transitions halving the channels, BN-ReLU, global
-average pool, linear -- 758,226 parameters with 1 channel and 10 classes. The book's building
+121: 7,978,856 parameters). ``densenet()`` (= ``densenet(variant="d2l")``) is the book's small
+DenseNet for Fashion-MNIST: stem 64 (7x7/2, BN, ReLU, 3x3/2 max pool), four blocks of four
+BN-ReLU-3x3 convolutions (growth 32, no bottleneck, convolutions with biases), transitions
+halving the channels, BN-ReLU, global average pool, linear -- 758,226 parameters with 1 channel
+and 10 classes. The book's building
 blocks are ``conv_block``, ``DenseBlock`` and ``transition_block``.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..shapes import min_input_size
-from .._validate import as_int
+from ..analysis.shapes import min_input_size
+from ..core.validate import as_int
 from ._common import check_input, check_sizes, init_cnn
 from ._registry import check_variant, register_model
 

@@ -15,13 +15,11 @@ the book; any size works): the same stem and stages, but convolutions with biase
 """
 from __future__ import annotations
 
-from typing import Type, Union
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validate import as_int
+from ..core.validate import as_int
 from ._common import check_input, check_sizes, init_cnn
 from ._registry import check_variant, register_model
 
@@ -119,7 +117,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-Block = Type[Union[BasicBlock, Bottleneck]]
+Block = type[BasicBlock | Bottleneck]
 
 
 class ResNet(nn.Module):

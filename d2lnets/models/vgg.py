@@ -17,20 +17,18 @@ chapter 3's CPU-sized VGG for 32x32 images (:class:`SmallVGG`, 613,802 parameter
 """
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 from torch import Tensor, nn
 
-from ..layers import LocalResponseNorm
-from ..shapes import min_input_size
-from .._validate import as_float, as_int
+from ..analysis.shapes import min_input_size
+from ..core.validate import as_float, as_int
 from ._common import check_input, check_sizes, init_cnn
 from ._registry import check_variant, register_model
+from .layers import LocalResponseNorm
 
 __all__ = ["SmallVGG", "VGG", "cfgs", "vgg", "vgg_block"]
 
-Entry = Union[int, tuple, str]
+Entry = int | tuple | str
 cfgs: dict[str, list[Entry]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "A-LRN": [64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -229,31 +227,71 @@ def _vgg(name: str, config: str | list[Entry], num_classes: int | None, in_chann
                hidden=4096 if hidden is None else hidden, init="d2l" if variant == "d2l" else "torchvision")
 
 
-def _factory(name: str, book: bool = False):
+def _from_table(name: str, num_classes: int | None, in_channels: int | None, variant: str,
+                **kwargs) -> VGG | SmallVGG:
     config, batch_norm = ARCHS[name]
-
-    def factory(num_classes: int | None = None, in_channels: int | None = None, *,
-                variant: str = "torchvision", **kwargs) -> VGG | SmallVGG:
-        if batch_norm:
-            kwargs["batch_norm"] = True
-        return _vgg(name, config, num_classes, in_channels, variant=variant, **kwargs)
-
-    factory.__name__ = factory.__qualname__ = name
-    bn = " with batch norm" if batch_norm else ""
-    factory.__doc__ = (f"VGG-{name[3:5]} (configuration {config}){bn}, as ``torchvision.models.{name}``; "
-                       f"``variant=\"small\"``: the CPU-sized :class:`SmallVGG`.")
-    if book:
-        factory.__doc__ += (" ``variant=\"d2l\"``: the book's VGG-11 (10 classes, 1 channel, full width, "
-                            "Xavier initialisation); ``width_ratio=4`` divides its convolutions' widths by "
-                            "4 as the book trains it (43,093,322 parameters at 224 px).")
-    return register_model(name, book=book)(factory)
+    if batch_norm:
+        kwargs["batch_norm"] = True
+    return _vgg(name, config, num_classes, in_channels, variant=variant, **kwargs)
 
 
-vgg11 = _factory("vgg11", book=True)
-vgg13 = _factory("vgg13")
-vgg16 = _factory("vgg16")
-vgg19 = _factory("vgg19")
-vgg11_bn = _factory("vgg11_bn")
-vgg13_bn = _factory("vgg13_bn")
-vgg16_bn = _factory("vgg16_bn")
-vgg19_bn = _factory("vgg19_bn")
+@register_model(book=True)
+def vgg11(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+          **kwargs) -> VGG | SmallVGG:
+    """VGG-11 (configuration A), as ``torchvision.models.vgg11``; ``variant="small"``: the CPU-sized
+    :class:`SmallVGG`; ``variant="d2l"``: the book's VGG-11 (10 classes, 1 channel, full width,
+    Xavier initialisation), whose ``width_ratio=4`` divides its convolutions' widths by 4 as the
+    book trains it (43,093,322 parameters at 224 px). ``kwargs``: those of :func:`vgg`."""
+    return _from_table("vgg11", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg13(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+          **kwargs) -> VGG | SmallVGG:
+    """VGG-13 (configuration B), as ``torchvision.models.vgg13``; ``variant="small"``: the CPU-sized
+    :class:`SmallVGG`."""
+    return _from_table("vgg13", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg16(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+          **kwargs) -> VGG | SmallVGG:
+    """VGG-16 (configuration D), as ``torchvision.models.vgg16``; ``variant="small"``: the CPU-sized
+    :class:`SmallVGG`."""
+    return _from_table("vgg16", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg19(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+          **kwargs) -> VGG | SmallVGG:
+    """VGG-19 (configuration E), as ``torchvision.models.vgg19``; ``variant="small"``: the CPU-sized
+    :class:`SmallVGG`."""
+    return _from_table("vgg19", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg11_bn(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+             **kwargs) -> VGG | SmallVGG:
+    """VGG-11 (configuration A) with batch norm, as ``torchvision.models.vgg11_bn``."""
+    return _from_table("vgg11_bn", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg13_bn(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+             **kwargs) -> VGG | SmallVGG:
+    """VGG-13 (configuration B) with batch norm, as ``torchvision.models.vgg13_bn``."""
+    return _from_table("vgg13_bn", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg16_bn(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+             **kwargs) -> VGG | SmallVGG:
+    """VGG-16 (configuration D) with batch norm, as ``torchvision.models.vgg16_bn``."""
+    return _from_table("vgg16_bn", num_classes, in_channels, variant, **kwargs)
+
+
+@register_model()
+def vgg19_bn(num_classes: int | None = None, in_channels: int | None = None, *, variant: str = "torchvision",
+             **kwargs) -> VGG | SmallVGG:
+    """VGG-19 (configuration E) with batch norm, as ``torchvision.models.vgg19_bn``."""
+    return _from_table("vgg19_bn", num_classes, in_channels, variant, **kwargs)

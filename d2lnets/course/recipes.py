@@ -1,0 +1,322 @@
+"""What each chapter trains, in each run profile: one table of plain data, read by the chapters and
+by ``benchmarks/``.
+
+    R = d2l.recipe("04_resnet")                    # the main run, in the current profile
+    R.image_size, R.batch_size, R.num_epochs, R.lr, R.momentum, R.schedule
+    net = R.make_net()                             # d2l.models.resnet18(10, 1, variant="d2l")
+    D = d2l.recipe("04_resnet", "degradation")     # an experiment (also R.experiments["degradation"])
+
+A value in the table is either one value for every profile or a dict by profile
+(``{"smoke": 1, "cpu": 3, "full": 10}``); a profile the dict leaves out takes the field's default.
+A dict whose keys are not all profile names (``model_args``, ``options``) is a value.
+
+With ``schedule="onecycle"`` (PyTorch's ``OneCycleLR`` with its defaults) the schedule sets the
+momentum at every step, from 0.95 down to 0.85 at the peak learning rate and back up: a recipe's
+``momentum`` (0.9) builds the SGD optimizer but is never used by such a run.
+
+Defaults: 28 px (Fashion-MNIST's own size), SGD without momentum or weight decay, no schedule,
+seed 0, and the profile's subset of the data (``d2l.profile().num_train``: all of it, except in the
+``smoke`` profile).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.config import PROFILES, Profile
+from ..core.config import profile as current_profile
+
+__all__ = ["RECIPES", "Recipe", "list_recipes", "recipe"]
+
+ONECYCLE = "onecycle"
+CHANNELS = {"fashion_mnist": 1, "cifar10": 3}   # the datasets a recipe may name, and their channels
+
+# -- the table -------------------------------------------------------------------------------------
+RECIPES: dict[str, dict[str, Any]] = {
+    "01_lenet": dict(
+        title="LeNet (modern)", model="lenet", variant="modern", batch_size=256,
+        # cpu: 6 epochs, so that the classic and the modern LeNet train from 3 seeds each (6 runs)
+        # in about two minutes; the modern one reaches 0.890-0.901 test accuracy over seeds 0-2, in
+        # bf16 autocast and in fp32 (measured); full: the book's 10 epochs (d2l 0.17)
+        num_epochs={"smoke": 1, "cpu": 6, "full": 10},
+        lr=0.1, momentum=0.9, schedule=ONECYCLE,
+        # the main run is seed 0; classic vs modern is compared over these seeds
+        options=dict(seeds=(0, 1, 2)),
+        experiments={
+            # the training loop written out by hand, against train_ch5, for one epoch
+            "by_hand": dict(model="lenet", variant="modern", batch_size=128, num_train=1024, num_test=256,
+                            num_epochs=1, lr=0.1, momentum=0.9, schedule=ONECYCLE, seed=None),
+        }),
+    "02_alexnet": dict(
+        title={"smoke": "AlexNet small", "cpu": "AlexNet small", "full": "AlexNet (book)"},
+        model="alexnet", variant={"smoke": "small", "cpu": "small", "full": "d2l"},
+        image_size={"smoke": 32, "cpu": 32, "full": 224}, batch_size=128,
+        # cpu: 2 epochs. Test accuracy over seeds 0-2 (measured once on an H200 with this recipe; seed 0
+        # on this 2-core CPU gave the same to 3 decimals at 3 epochs, 0.902): 2 epochs 0.887 / 0.881 /
+        # 0.891 in bf16 autocast, 0.888 / 0.885 / 0.888 in fp32; 3 epochs 0.902 / 0.895 / 0.904 and
+        # 0.900 / 0.895 / 0.904, for half as much time again
+        num_epochs={"smoke": 1, "cpu": 2, "full": 10},
+        lr={"smoke": 0.05, "cpu": 0.05, "full": 0.01},            # full: the book's recipe
+        momentum={"smoke": 0.9, "cpu": 0.9, "full": 0.0},
+        schedule={"smoke": ONECYCLE, "cpu": ONECYCLE, "full": None},
+        experiments={
+            # ReLU against tanh in a four-layer CNN (the chapter's four_layer_cnn), the paper's Figure 1 as
+            # far as it fits: He init for ReLU, Xavier for tanh, SGD momentum 0.9, standardised inputs,
+            # steps to 25 % training error. lr: the best of a sweep (2 epochs of 3,000 images, seed 0,
+            # steps to 25 %): ReLU 0.01 -> 24, 0.03 -> 44, 0.1 never; tanh 0.01 -> 36, 0.03 -> 26,
+            # 0.1 never. The paper's raw 0-255 inputs (minus the mean): ReLU (He) never reached 25 % in
+            # 48 steps at lr 1e-5, 3e-5, 1e-4, 3e-4; tanh (Xavier) at 0.003 and 0.01 -> 30 steps.
+            # The paper's own conditions (`paper`): raw pixel values minus the mean, weights from N(0, 0.01)
+            # for both activations, zero biases, steps to 25 % and to 15 % (8 epochs of the same 3,000
+            # images, seeds 0-2, measured on an H200 with the chapter's code): ReLU lr 0.001 -> 15 % in
+            # 188 / 168 / 168 steps, 0.002 -> 80 / 96 / 98, 0.003 -> 96 / 96 / 96, 0.005 -> 118 / 98 / 80;
+            # tanh 0.005 never, 0.01 -> 168 / 168 / 174, 0.02 -> 124 / 124 / 124, 0.03 -> 124 / 162 / 124.
+            # To 25 % the best of each took 38-58 steps (ReLU) and 44-54 (tanh).
+            "activation": dict(batch_size=128, num_epochs={"smoke": 1, "cpu": 2, "full": 2},
+                               num_train={"smoke": 512, "cpu": 3_000, "full": 3_000},
+                               num_test={"smoke": 256, "cpu": 500, "full": 500},
+                               lr=0.01, momentum=0.9,                     # lr: the ReLU network's
+                               options=dict(tanh_lr=0.03, target_error=0.25,
+                                            seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)},
+                                            paper_lr={"ReLU": 0.003, "tanh": 0.02}, paper_target_error=0.15,
+                                            paper_epochs={"smoke": 1, "cpu": 8, "full": 8})),
+            # overlapping pooling and dropout in the chapter's mini_alexnet, over seeds: few images and many
+            # epochs, so that it overfits.
+            "mini_alexnet": dict(batch_size=64, num_epochs={"smoke": 1, "cpu": 20, "full": 20},
+                                 num_train={"smoke": 512, "cpu": 1_000, "full": 1_000},
+                                 num_test={"smoke": 256, "cpu": 1_000, "full": 1_000},
+                                 optimizer="adam", lr=1e-3,
+                                 options=dict(dropout=0.5, seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)})),
+            # Augmentation (crop 28 after padding 2, flip, PCA lighting) in chapter 1's LeNet, several times
+            # cheaper per image than mini_alexnet, so that runs long enough to memorise fit the budget: a
+            # short run (`short_epochs`) and a long one (`num_epochs`), Adam with a one-cycle schedule, final
+            # accuracy on all 10,000 test images. Trial on this CPU (seeds 0-2), test accuracy without ->
+            # with: 60 epochs 0.837 -> 0.854, 0.838 -> 0.853, 0.830 -> 0.841; 10 epochs 0.815 -> 0.778,
+            # 0.822 -> 0.784, 0.807 -> 0.776. mini_alexnet on 1,000 images for 60 epochs (one-cycle to 3e-3)
+            # gained +0.004 to +0.026 in one run of 3 seeds and -0.005 to +0.003 in another (fp32): an effect
+            # as small as the noise; 5,000 images x 40 epochs gained +0.009 to +0.023 (H200), 10 CPU minutes.
+            "augment": dict(model="lenet", variant="modern", batch_size=64,
+                            num_epochs={"smoke": 2, "cpu": 60, "full": 60},
+                            num_train={"smoke": 512, "cpu": 2_000, "full": 2_000},
+                            num_test={"smoke": 256, "cpu": 1_000, "full": 1_000},
+                            optimizer="adam", lr=3e-3, schedule=ONECYCLE,
+                            options=dict(short_epochs={"smoke": 1, "cpu": 10, "full": 10},
+                                         augment=dict(crop=28, padding=2, flip=True, alpha_std=0.1),
+                                         seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)})),
+        }),
+    "03_vgg": dict(
+        title={"smoke": "VGG-11 CPU-sized", "cpu": "VGG-11 CPU-sized", "full": "VGG-11/4 (book)"},
+        # smoke, cpu: VGG-11/4 with batch norm and a 128-256-10 classifier for 32 px inputs;
+        # full: the book's VGG-11 with a quarter of the channels, initialised as the book does
+        model="vgg11", variant={"smoke": "small", "cpu": "small", "full": "d2l"},
+        model_args={"smoke": {}, "cpu": {}, "full": dict(width_ratio=4)},
+        image_size={"smoke": 32, "cpu": 32, "full": 224}, batch_size=128,
+        num_epochs={"smoke": 1, "cpu": 8, "full": 10},
+        lr={"smoke": 0.1, "cpu": 0.1, "full": 0.05},              # full: d2l 0.17's recipe
+        # cpu reaches 0.927-0.931 test accuracy over seeds 0-2, bf16 autocast and fp32 (measured)
+        momentum={"smoke": 0.9, "cpu": 0.9, "full": 0.0},
+        weight_decay={"smoke": 5e-4, "cpu": 5e-4, "full": 0.0},
+        schedule={"smoke": ONECYCLE, "cpu": ONECYCLE, "full": None},
+        experiments={
+            # configuration A against A-LRN, both CPU-sized (the chapter's cpu_vgg)
+            "lrn": dict(image_size=32, batch_size=128, num_epochs={"smoke": 1, "cpu": 3, "full": 10},
+                        num_train={"smoke": 512, "cpu": 12_000, "full": None},
+                        lr=0.1, momentum=0.9, weight_decay=5e-4, schedule=ONECYCLE,
+                        # the same seeds for both configurations: the spread over seeds beside the difference
+                        options=dict(configs=("A", "A-LRN"),
+                                     seeds={"smoke": (0, 1), "cpu": (0, 1, 2), "full": (0, 1, 2)})),
+        }),
+    "04_resnet": dict(
+        title="ResNet-18 (book)", model="resnet18", variant="d2l",
+        # cpu: 48 px reached 0.921 in 3 epochs in 477 s of training; 40 px also 0.921 (seed 0, bf16), in
+        # 437 s of a 597 s chapter with the degradation run (over the 9 minutes); 36 px: 0.919 in 365 s, the
+        # chapter in 502 s (seed 0, bf16; measured)
+        image_size={"smoke": 32, "cpu": 36, "full": 96},
+        batch_size={"smoke": 128, "cpu": 128, "full": 256},
+        num_epochs={"smoke": 1, "cpu": 3, "full": 10}, lr=0.05,
+        momentum={"smoke": 0.9, "cpu": 0.9, "full": 0.0},
+        schedule={"smoke": ONECYCLE, "cpu": ONECYCLE, "full": None},
+        experiments={
+            # plain nets of 8 and 32 layers against a residual net of 32 (smoke: the profile's subset);
+            # cpu, full: 20 epochs of 47 steps, ten times the 94 steps of a quick look, so that the
+            # curves show where training ends (the paper's Figure 1); a small test set, only printed
+            "degradation": dict(batch_size=128, num_epochs={"smoke": 1, "cpu": 20, "full": 20},
+                                num_train={"cpu": 6_000, "full": 6_000}, num_test={"cpu": 500, "full": 500},
+                                lr=0.1, momentum=0.9, schedule=ONECYCLE),
+        }),
+    "05_densenet": dict(
+        title="DenseNet (book)", model="densenet",
+        image_size={"smoke": 32, "cpu": 32, "full": 96},
+        batch_size={"smoke": 128, "cpu": 128, "full": 256},
+        num_epochs={"smoke": 1, "cpu": 2, "full": 10}, lr=0.1,      # full: d2l 0.17's recipe
+        # cpu reaches 0.899-0.902 test accuracy over seeds 0-2, bf16 autocast and fp32 (measured)
+        momentum={"smoke": 0.9, "cpu": 0.9, "full": 0.0},
+        schedule={"smoke": ONECYCLE, "cpu": ONECYCLE, "full": None},
+        experiments={
+            # ResNet-18 against DenseNet at one budget; DenseNet trains at the main run's lr, and
+            # reuses the main run where that was trained the same way
+            "comparison": dict(title="ResNet-18 (book)", model="resnet18", variant="d2l",
+                               image_size=32, batch_size=128, num_epochs={"smoke": 1, "cpu": 2, "full": 2},
+                               lr=0.05, momentum=0.9, schedule=ONECYCLE,
+                               options=dict(reuse_main_run={"smoke": True, "cpu": True, "full": False})),
+        }),
+    "06_comparison": dict(
+        # the five networks at one budget: the same data, epochs, batch and schedule; each network at
+        # its chapter's peak lr (0.1 unless its entry says) and weight decay, 32 px (LeNet: 28, its own size)
+        title="the five networks at one budget", image_size=32, batch_size=128,
+        num_epochs={"smoke": 1, "cpu": 4, "full": 10},
+        num_train={"smoke": 256, "cpu": 15_000}, num_test={"smoke": 256, "cpu": 5_000},
+        lr=0.1, momentum=0.9, schedule=ONECYCLE,
+        options=dict(networks={
+            "LeNet": dict(recipe="01_lenet", model="lenet", variant="modern", image_size=28),
+            "AlexNet": dict(recipe="02_alexnet", model="alexnet", variant="small", lr=0.05),
+            "VGG-11": dict(recipe="03_vgg", model="vgg11", variant="small", weight_decay=5e-4),
+            "ResNet-18": dict(recipe="04_resnet", model="resnet18", variant="d2l", lr=0.05),
+            "DenseNet": dict(recipe="05_densenet", model="densenet", variant="d2l"),
+        }),
+        experiments={
+            # fine-tuning torchvision's ResNet-18 (3 channels, ImageNet's head replaced) for a few steps
+            "pretrained": dict(title="ResNet-18 (torchvision), fine-tuned", model="resnet18",
+                               image_size={"smoke": 32, "cpu": 64, "full": 224}, batch_size=64, num_epochs=1,
+                               num_train={"smoke": 128, "cpu": 1_024}, num_test={"smoke": 128, "cpu": 1_000},
+                               lr=0.01, momentum=0.9, schedule=ONECYCLE),
+        }),
+    "07_alexnet_colour": dict(
+        # appendix: CIFAR-10 (3 channels, 10 classes) at 32 px with the CPU-sized AlexNet, random crops
+        # (padding 4) and flips; the chapter builds it with in_channels=3 (smoke: a generated stand-in)
+        title="AlexNet small (CIFAR-10)", model="alexnet", variant="small", dataset="cifar10",
+        image_size=32, batch_size=128,
+        num_epochs={"smoke": 1, "cpu": 5, "full": 10},
+        num_train={"smoke": 256}, num_test={"smoke": 128},
+        lr=0.05, momentum=0.9, weight_decay=5e-4, schedule=ONECYCLE,
+        options=dict(augment=dict(crop=32, padding=4, flip=True)),
+        experiments={
+            # the paper's two-tower network on Flowers-102's official files at 224 px (full; smoke: a
+            # stand-in), trained on train+valid (2,040 images), tested on test (6,149); the paper's
+            # augmentation: random 227 crops (the 224 of the paper, see the chapter) of 256, flips,
+            # PCA lighting; the paper's SGD (momentum 0.9, weight decay 5e-4, lr 0.01)
+            "flowers102": dict(title="AlexNet paper, two towers (Flowers-102)", model="alexnet", variant="paper",
+                               image_size=224, batch_size={"smoke": 8, "cpu": 64, "full": 64},
+                               num_epochs={"smoke": 1, "cpu": 1, "full": 60},
+                               num_train={"smoke": 8}, num_test={"smoke": 8},
+                               lr=0.01, momentum=0.9, weight_decay=5e-4,
+                               options=dict(splits=("train+valid", "test"), load_size=256, crop=227,
+                                            alpha_std=0.1)),
+            # the half-width network on a five-class folder (flowers5/train, flowers5/valid), when present
+            "flowers5": dict(title="AlexNet half-width (five flowers)", model="alexnet", variant="half",
+                             image_size=224, batch_size={"smoke": 8, "cpu": 32, "full": 64},
+                             num_epochs={"smoke": 1, "cpu": 2, "full": 30},
+                             num_train={"smoke": 8, "cpu": 1_000}, num_test={"smoke": 5, "cpu": 500},
+                             lr=0.01, momentum=0.9, weight_decay=5e-4,
+                             options=dict(folder="flowers5", load_size=256, crop=224, alpha_std=0.1)),
+        }),
+}
+
+_DEFAULTS: dict[str, Any] = dict(
+    title=None, model=None, variant=None, model_args={}, image_size=28, batch_size=None, num_epochs=None,
+    optimizer="sgd", lr=None, momentum=0.0, weight_decay=0.0, schedule=None, num_train=None, num_test=None,
+    seed=0, options={}, dataset="fashion_mnist",
+)
+_FROM_PROFILE = ("num_train", "num_test")   # default: the profile's subset
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What one run trains, resolved for one profile (see the module's docstring)."""
+
+    name: str
+    profile: str
+    title: str
+    model: str | None                # a factory of d2l.models (None: a network the chapter builds)
+    variant: str | None
+    model_args: dict
+    image_size: int
+    batch_size: int
+    num_epochs: int
+    optimizer: str                   # "sgd" or "adam"
+    lr: float
+    momentum: float
+    weight_decay: float
+    schedule: str | None             # "onecycle" or None (a constant learning rate)
+    num_train: int | None            # None: the whole training set
+    num_test: int | None
+    seed: int | None
+    options: dict = field(default_factory=dict)        # what only this experiment needs
+    dataset: str = "fashion_mnist"                     # what it trains on: "fashion_mnist" or "cifar10"
+    experiments: dict = field(default_factory=dict, repr=False)
+
+    def make_net(self):
+        """The recipe's network for its dataset (10 classes; 1 channel, or 3 for CIFAR-10)."""
+        if self.model is None:
+            raise ValueError(f"recipe {self.name!r} trains a network its chapter builds; it names no factory")
+        from .. import models
+        kwargs = dict(self.model_args)
+        if self.variant is not None:
+            kwargs["variant"] = self.variant
+        return models.get_model(self.model, num_classes=10, in_channels=CHANNELS[self.dataset], **kwargs)
+
+
+def list_recipes() -> list[str]:
+    """The chapters' recipe names."""
+    return list(RECIPES)
+
+
+def _by_profile(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= set(PROFILES)
+
+
+def _resolve(value: Any, key: str, prof: Profile) -> Any:
+    if _by_profile(value):
+        if prof.name in value:
+            value = value[prof.name]
+        elif key in _FROM_PROFILE:
+            return getattr(prof, key)
+        else:
+            return _DEFAULTS.get(key)
+    if isinstance(value, dict):
+        return {k: _resolve(v, k, prof) if _by_profile(v) else v for k, v in value.items()}
+    return value
+
+
+def _as_profile(prof: Profile | str | None) -> Profile:
+    if isinstance(prof, Profile):
+        return prof
+    if prof is None:
+        return current_profile()
+    if prof not in PROFILES:
+        raise ValueError(f"profile={prof!r} is not a profile; choose one of {', '.join(PROFILES)}")
+    return current_profile(prof)   # the profile of that name, with its subset of the data
+
+
+def _build(name: str, entry: dict, prof: Profile, experiments: dict) -> Recipe:
+    unknown = set(entry) - set(_DEFAULTS) - {"experiments"}
+    if unknown:
+        raise ValueError(f"recipe {name!r} has unknown fields {sorted(unknown)}; the fields are {sorted(_DEFAULTS)}")
+    values = {}
+    for key, default in _DEFAULTS.items():
+        if key in entry:
+            values[key] = _resolve(entry[key], key, prof)
+        else:
+            values[key] = getattr(prof, key) if key in _FROM_PROFILE else default
+    values["title"] = values["title"] or name
+    if values["dataset"] not in CHANNELS:
+        raise ValueError(f"recipe {name!r}: dataset must be one of {', '.join(CHANNELS)}, got {values['dataset']!r}")
+    return Recipe(name=name, profile=prof.name, experiments=experiments, **values)
+
+
+def recipe(name: str, experiment: str | None = None, *, profile: Profile | str | None = None) -> Recipe:
+    """What chapter ``name`` trains in the current profile (or ``profile``): its main run, or one
+    of its experiments. ``d2l.recipe("04_resnet").batch_size``;
+    ``d2l.recipe("04_resnet", "degradation").num_train``."""
+    if name not in RECIPES:
+        raise ValueError(f"no recipe {name!r}; the recipes are {', '.join(RECIPES)}")
+    prof = _as_profile(profile)
+    entry = RECIPES[name]
+    table = entry.get("experiments", {})
+    if experiment is not None and experiment not in table:
+        raise ValueError(f"recipe {name!r} has no experiment {experiment!r}; its experiments are "
+                         f"{', '.join(table) or 'none'}")
+    experiments = {key: _build(f"{name}/{key}", e, prof, {}) for key, e in table.items()}
+    if experiment is not None:
+        return experiments[experiment]
+    return _build(name, entry, prof, experiments)

@@ -1,0 +1,158 @@
+"""``d2lnets train``: train a chapter's recipe, or a model, with ``train_ch5`` from the command line.
+
+    d2lnets train 02_alexnet --epochs 3 --checkpoint runs/alexnet.pt
+    d2lnets train 02_alexnet --epochs 3 --checkpoint runs/alexnet.pt --resume
+    d2lnets train --model resnet18 --dataset fashion-mnist --image-size 32 --epochs 2
+    torchrun --nproc-per-node=2 -m d2lnets.train 01_lenet       (several processes)
+
+A recipe trains as its chapter does (:func:`d2lnets.recipe` in the profile: the network, the
+image size, the batch size, the subset of the data, SGD with its learning rate, momentum and
+weight decay, its schedule); an option given overrides the recipe's value. The per-epoch lines are
+printed, and the run's record (:mod:`d2lnets.train.records`) is appended to ``--run-log`` (default
+``$D2LNETS_RUN_LOG``, else ``runs.jsonl`` in :func:`d2lnets.runs_dir`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DATASETS = ("fashion-mnist",)
+# --model without a recipe: what the chapters train with, at a size every course model takes
+MODEL_DEFAULTS = dict(image_size=32, batch_size=128, num_epochs=10, lr=0.05, momentum=0.9, weight_decay=0.0,
+                      schedule="onecycle", optimizer="sgd", seed=0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .. import models
+    from ..course.recipes import list_recipes
+
+    epilog = (f"recipes: {', '.join(list_recipes())}\nmodels: {', '.join(models.list_models())}\n"
+              "An option given overrides the recipe's value. Under torchrun every process trains a share "
+              "of each batch (see the README).")
+    p = argparse.ArgumentParser(prog="d2lnets train", epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Train a chapter's recipe (or --model NAME) on Fashion-MNIST with "
+                                            "train_ch5.")
+    p.add_argument("recipe", nargs="?", help="a chapter's recipe, e.g. 01_lenet (or leave it out and give --model)")
+    p.add_argument("--model", help="a model of d2l.models instead of a recipe, e.g. resnet18")
+    p.add_argument("--variant", help="the model's variant, e.g. d2l, modern, small")
+    p.add_argument("--dataset", default="fashion-mnist", choices=DATASETS)
+    p.add_argument("--profile", choices=("smoke", "cpu", "full"), help="the run profile (default: $D2LNETS_PROFILE, "
+                   "else full with a GPU, else cpu)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", choices=("onecycle", "none"))
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--num-train", type=int, help="train on a subset of this many examples")
+    p.add_argument("--num-test", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the fastest there is)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--checkpoint", help="write a checkpoint to this file after every epoch")
+    p.add_argument("--checkpoint-every", type=int, help="and every N optimizer steps")
+    p.add_argument("--resume", action="store_true", help="go on from --checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start anew, replacing the file --checkpoint names")
+    p.add_argument("--save", action="store_true", help="save the trained model as the recipe's (d2l.save_model)")
+    p.add_argument("--sync-batchnorm", action="store_true", help="under torchrun on GPUs: batch norm over the "
+                   "global batch (SyncBatchNorm)")
+    p.add_argument("--run-log", help="append the run's record here (default: $D2LNETS_RUN_LOG, else runs.jsonl in "
+                   "the runs folder)")
+    return p
+
+
+def _settings(args, parser) -> dict:
+    """What to train: the recipe's values (or the model's defaults), with the options given."""
+    from ..course.recipes import recipe
+
+    if (args.recipe is None) == (args.model is None):
+        parser.error("give a recipe (e.g. 01_lenet) or --model NAME, one of the two")
+    if args.recipe is not None:
+        try:
+            r = recipe(args.recipe)
+        except ValueError as e:
+            parser.error(str(e))
+        values = dict(name=r.name, model=r.model, variant=r.variant, model_args=dict(r.model_args),
+                      image_size=r.image_size, batch_size=r.batch_size, num_epochs=r.num_epochs, lr=r.lr,
+                      momentum=r.momentum, weight_decay=r.weight_decay, schedule=r.schedule,
+                      optimizer=r.optimizer, seed=r.seed, num_train=r.num_train, num_test=r.num_test)
+        if r.model is None:
+            parser.error(f"recipe {r.name!r} trains a network its chapter builds; give --model NAME")
+    else:
+        from .. import models
+        from ..core.config import profile
+
+        if args.model not in models.list_models():
+            parser.error(f"no model {args.model!r}; the models are {', '.join(models.list_models())}")
+        prof = profile()
+        values = dict(MODEL_DEFAULTS, name=args.model, model=args.model, variant=None, model_args={},
+                      num_train=prof.num_train, num_test=prof.num_test)
+        if args.model == "lenet":
+            values["image_size"] = 28
+    given = dict(variant=args.variant, num_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                 momentum=args.momentum, weight_decay=args.weight_decay, image_size=args.image_size,
+                 num_train=args.num_train, num_test=args.num_test, seed=args.seed,
+                 schedule=None if args.schedule is None else {"none": None}.get(args.schedule, args.schedule))
+    values.update({k: v for k, v in given.items() if v is not None or (k == "schedule" and args.schedule)})
+    return values
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.profile:
+        os.environ["D2LNETS_PROFILE"] = args.profile
+    if args.resume and not args.checkpoint:
+        parser.error("--resume goes on from --checkpoint PATH: give the checkpoint's path")
+    import torch
+
+    from .. import models
+    from ..core import config
+    from ..data.fashion_mnist import load_data_fashion_mnist
+    from ..train.checkpoint import CheckpointError
+    from ..train.loop import train_ch5
+    from ..train.saving import runs_dir, save_model
+
+    v = _settings(args, parser)
+    if args.run_log or not config.run_log_path():
+        log = args.run_log or str(runs_dir() / "runs.jsonl")
+        os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
+        os.environ["D2LNETS_RUN_LOG"] = log
+    if v["seed"] is not None:
+        config.set_seed(v["seed"])
+    kwargs = dict(v["model_args"])
+    if v["variant"] is not None:
+        kwargs["variant"] = v["variant"]
+    net = models.get_model(v["model"], num_classes=10, in_channels=1, **kwargs)
+    train_iter, test_iter = load_data_fashion_mnist(v["batch_size"], resize=v["image_size"],
+                                                    num_train=v["num_train"], num_test=v["num_test"])
+    if v["optimizer"] == "adam":
+        optimizer = torch.optim.Adam(net.parameters(), lr=v["lr"], weight_decay=v["weight_decay"])
+    else:
+        optimizer = torch.optim.SGD(net.parameters(), lr=v["lr"], momentum=v["momentum"],
+                                    weight_decay=v["weight_decay"])
+    say = print if int(os.environ.get("RANK", "0")) == 0 else (lambda *a, **k: None)  # torchrun: rank 0 speaks
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per = f" per process x {world} processes = {v['batch_size'] * world}" if world > 1 else ""
+    say(f"training {v['name']} ({v['model']}{', ' + v['variant'] if v['variant'] else ''}) on Fashion-MNIST at "
+        f"{v['image_size']} px: {v['num_epochs']} epochs, batch size {v['batch_size']}{per}, lr {v['lr']:g}"
+          f"{', ' + v['schedule'] if v['schedule'] else ''}, profile {config.profile().name}", flush=True)
+    try:
+        history = train_ch5(net, train_iter, test_iter, v["num_epochs"], optimizer=optimizer,
+                            scheduler=v["schedule"], device=args.device, precision=args.precision, plot=False,
+                            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                            resume=args.resume, overwrite=args.overwrite,
+                            sync_batchnorm=args.sync_batchnorm)
+    except (FileExistsError, FileNotFoundError, CheckpointError) as e:  # a checkpoint in the way, or none
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    say(f"run record appended to {os.environ['D2LNETS_RUN_LOG']}")
+    if args.save:
+        if args.recipe is None:
+            parser.error("--save saves a recipe's model; give a recipe")
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"model saved to {save_model(net, args.recipe, accuracy=history.test_acc[-1])}")
+    return 0

@@ -1,0 +1,199 @@
+"""Records of runs: one schema, written in one place.
+
+Three kinds of record share one schema, :data:`FIELDS`; each kind holds the fields that apply to
+it (:data:`KIND_FIELDS`, in that order; one that it holds but was not given is None):
+
+- ``"run"``: every :func:`~d2lnets.train_ch5` run, from its :class:`~d2lnets.History`
+  (:func:`log_run`); appended to ``$D2LNETS_RUN_LOG`` when set (CI's GPU job checks that every
+  run's ``device`` is CUDA).
+- ``"result"``: a chapter's main result, a run with the chapter, model and input size added
+  (:func:`record_result`, ``d2l.record_result``); appended to ``$D2LNETS_RESULTS`` when set,
+  which ``make results`` (:mod:`d2lnets.notebooks`) turns into RESULTS.md.
+- ``"report"``: one measured value of an experiment, ``name = value`` with its spread over seeds
+  (:func:`report`, ``d2l.report``); printed as ``result: NAME = VALUE`` and appended to
+  ``$D2LNETS_RESULTS`` as well.
+
+Every record is also kept in this process: :data:`RUNS` (the runs), :data:`REPORTS` (the reports
+by name).
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Sequence
+
+from ..core import config
+from ..core.validate import instance_of, short
+from .history import History
+from .hooks import Hook
+
+__all__ = ["FIELDS", "KINDS", "KIND_FIELDS", "REPORTS", "RUNS", "SCHEMA", "RecordRun", "describe_report", "log_run",
+           "make_record", "record_result", "report", "run_fields", "write"]
+
+SCHEMA = 1
+KINDS = ("run", "result", "report")
+_COMMON = ("schema", "kind")
+_CHAPTER = ("chapter", "model", "input_size", "note")       # what a chapter's main result adds to a run
+_WHERE = ("profile", "device", "settings")                  # where and how it ran
+_RUN = ("epochs", "train_loss", "train_acc", "test_acc", "train_seconds", "examples_per_sec")  # final, rounded
+_REPORT = ("name", "value", "unit", "spread", "values")     # spread: [min, max]; values: per seed, or None
+FIELDS = _COMMON + _CHAPTER + _WHERE + _RUN + _REPORT
+KIND_FIELDS = {
+    "run": _COMMON + _WHERE + _RUN,
+    "result": _COMMON + _CHAPTER + _WHERE + _RUN,
+    "report": _COMMON + ("chapter",) + _WHERE + _REPORT,    # chapter: set by make results (notebooks.py)
+}
+
+RUNS: list[dict] = []
+REPORTS: dict[str, dict] = {}
+
+
+def make_record(kind: str, **fields) -> dict:
+    """A record of ``kind`` with its fields (:data:`KIND_FIELDS`), in order (None where not given)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    unknown = set(fields) - set(KIND_FIELDS[kind])
+    if unknown:
+        raise ValueError(f"a {kind} record has no field {sorted(unknown)[0]!r}; its fields are "
+                         f"{', '.join(KIND_FIELDS[kind])}")
+    fields.update(schema=SCHEMA, kind=kind)
+    return {name: fields.get(name) for name in KIND_FIELDS[kind]}
+
+
+def write(record: dict) -> dict:
+    """Append ``record`` as one JSON line where its kind goes (run log or results), if that is set."""
+    path = config.run_log_path() if record["kind"] == "run" else config.results_path()
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+    return record
+
+
+def _profile_name() -> str | None:
+    from ..core.config import profile
+
+    try:
+        return profile().name
+    except ValueError:  # a bad $D2LNETS_PROFILE or $D2LNETS_DEVICE: said where they are used
+        return config.env("D2LNETS_PROFILE") or None
+
+
+def run_fields(history) -> dict:
+    """The fields of a run's record, from its History."""
+    final = history.final
+    return {"profile": _profile_name(), "device": history.device, "settings": history.settings,
+            "epochs": history.num_epochs, "train_loss": round(final["train_loss"], 4),
+            "train_acc": round(final["train_acc"], 4), "test_acc": round(final["test_acc"], 4),
+            "train_seconds": round(history.total_seconds, 1),
+            "examples_per_sec": round(history.mean_examples_per_sec, 1)}
+
+
+def log_run(history) -> dict:
+    """Record a finished training run (``train_ch5`` calls this): kept in :data:`RUNS`, logged to
+    ``$D2LNETS_RUN_LOG``."""
+    record = make_record("run", **run_fields(history))
+    RUNS.append(record)
+    return write(record)
+
+
+class RecordRun(Hook):
+    """The hook that records a finished ``train_ch5`` run (:func:`log_run`), in the main process."""
+
+    def on_fit_end(self, run) -> None:
+        if run.main:
+            log_run(run.history)
+
+
+def record_result(chapter: str, model: str, input_size: int, history, note: str = "") -> dict:
+    """Record a chapter's main result; ``make results`` collects these into RESULTS.md.
+
+    Call it once per chapter, after training its main model. Returns the record; it is also
+    appended to ``$D2LNETS_RESULTS`` (JSON lines) when that is set.
+    """
+
+    instance_of(history, History, "history", "the History that train_ch5 returned")
+    record = make_record("result", chapter=chapter, model=model, input_size=input_size, note=note,
+                         **run_fields(history))
+    return write(record)
+
+
+def _number(x, what: str) -> float | int:
+    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", 0) == 0:  # a tensor or NumPy scalar
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {short(x)}")
+    return int(x) if isinstance(x, numbers.Integral) else float(x)
+
+
+def _fmt(x) -> str:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, int):
+        return f"{x:,}" if abs(x) >= 10_000 else str(x)
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1000:
+        return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.0f}"
+    return f"{x:.3g}"
+
+
+def describe_report(record: dict) -> str:
+    """``NAME = VALUE UNIT (min ..., max ... over N seeds)``: a report record in words."""
+    unit = record.get("unit") or ""
+    sep = "" if unit[:1] in ("%", "×", "x", "") else " "
+    text = f"{record['name']} = {_fmt(record['value'])}{sep}{unit}"
+    if record.get("spread"):
+        lo, hi = record["spread"]
+        seeds = f" over {len(record['values'])} seeds" if record.get("values") else ""
+        text += f" (min {_fmt(lo)}, max {_fmt(hi)}{seeds})"
+    return text
+
+
+def report(name: str, value, spread=None, *, unit: str = "") -> dict:
+    """Report one result of an experiment: prints ``result: NAME = VALUE`` and records it.
+
+    - ``value``: the number (a mean over seeds, a ratio, an accuracy...), or a short text.
+    - ``spread``: ``(min, max)`` over seeds, or the list of per-seed values (their min and max
+      are shown, with their number): ``result: relu_speedup = 3.4 (min 2.9, max 3.8 over 3 seeds)``.
+    - ``unit``: printed after the value (``"s"``, ``"%"``, ``"×"``...).
+
+    The record goes to :data:`REPORTS` (by name; a later report of the same name replaces it) and
+    to ``$D2LNETS_RESULTS`` when that is set. Returns the record.
+    """
+    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
+        raise ValueError(f"name must be a short name without spaces, e.g. 'relu_speedup', got {short(name)}")
+    if not isinstance(unit, str):
+        raise TypeError(f"unit must be a string such as 's' or '%', got {short(unit)}")
+    value = value if isinstance(value, str) else _number(value, "value")
+    values = None
+    if spread is not None:
+        if isinstance(spread, str) or not isinstance(spread, (Sequence, *_array_types())):
+            raise TypeError(f"spread must be (min, max) or a list of per-seed values, got {short(spread)}")
+        if isinstance(spread, tuple):
+            if len(spread) != 2:
+                raise ValueError(f"spread as a tuple is (min, max); got {len(spread)} values (pass a list for "
+                                 "per-seed values)")
+            lo, hi = (_number(v, "spread's min and max") for v in spread)
+        else:
+            values = [_number(v, "each per-seed value") for v in (spread.tolist() if hasattr(spread, "tolist")
+                                                                 else spread)]
+            if not values:
+                raise ValueError("spread is an empty list: give the per-seed values, or leave spread out")
+            lo, hi = min(values), max(values)
+        if lo > hi:
+            raise ValueError(f"spread is (min, max), but min {lo} > max {hi}")
+        spread = [lo, hi]
+    last = RUNS[-1] if RUNS else {}
+    record = make_record("report", name=name, value=value, unit=unit or None, spread=spread, values=values,
+                         profile=_profile_name(), device=last.get("device"), settings=last.get("settings"))
+    print(f"result: {describe_report(record)}", flush=True)
+    REPORTS[name] = record
+    return write(record)
+
+
+def _array_types() -> tuple:
+    import numpy as np
+    import torch
+
+    return (np.ndarray, torch.Tensor)

@@ -1,0 +1,20 @@
+"""ruff, with the rules pyproject.toml states, finds nothing in the package, the tests, the
+benchmarks, the CI scripts or the chapters."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(RUFF is None, reason="ruff (the dev extra) is not installed here: pip install -e '.[dev]' "
+                    "(the floor job runs without it)")
+def test_ruff_finds_nothing():
+    result = subprocess.run([RUFF, "check", "--no-cache", "--output-format", "concise", "d2lnets", "tests",
+                             "benchmarks", "chapters", ".ci", ".github"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
