@@ -76,4 +76,6 @@ html_theme_options = {
         '<a href="https://d2l.ai">Dive into Deep Learning</a> (Zhang, Lipton, Li and Smola) and takes its '
         'recipes and vocabulary from it.</p>'),
 }
-html_copy_source = False
+# The download button offers each page's source: a chapter as its .ipynb.
+html_copy_source = True
+html_sourcelink_suffix = ""

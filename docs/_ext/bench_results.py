@@ -23,9 +23,9 @@ RESULTS = "benchmarks/results"
 LOCAL = "bench-results.json"
 
 
-def _report_module(srcdir: Path):
+def _report_module():
     """benchmarks/report.py: standard library only, imported by path (benchmarks/ is no package)."""
-    folder = str(srcdir / "benchmarks")
+    folder = str(Path(__file__).resolve().parents[2] / "benchmarks")
     if folder not in sys.path:
         sys.path.insert(0, folder)
     import report
@@ -38,7 +38,7 @@ class BenchResults(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         srcdir = Path(self.env.srcdir)
-        report = _report_module(srcdir)
+        report = _report_module()
         folder = srcdir / (self.arguments[0] if self.arguments else RESULTS)
         files = sorted(folder.glob("*.json"))
         note = None
