@@ -3,7 +3,8 @@
     make docs      # = sphinx-build -W --keep-going -c docs . docs/_build/html
 
 The source folder is the repository itself, so the chapters are read where they are committed
-(``chapters/*.ipynb``, never executed, never copied) beside these pages (``docs/*.md``);
+(``chapters/*.ipynb``, never executed, never copied) beside these pages (``docs/*.md``) and the
+licence of the text (``LICENSE-content.md``);
 ``include_patterns`` keeps everything else out. docs/README.md says why not Jupyter Book 2.
 """
 from __future__ import annotations
@@ -42,7 +43,7 @@ copyright = "the d2lnets authors. Text and figures: CC BY-SA 4.0; code: MIT"
 release = version = package_constant("__version__", "d2lnets/__init__.py")
 
 root_doc = "docs/index"
-include_patterns = ["docs/*.md", "chapters/*.ipynb"]
+include_patterns = ["docs/*.md", "chapters/*.ipynb", "LICENSE-content.md"]
 exclude_patterns = ["docs/README.md", "**/.ipynb_checkpoints"]
 
 extensions = ["myst_nb", "sphinx.ext.extlinks", "course_site", "offline_mathjax", "bench_results"]

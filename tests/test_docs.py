@@ -102,6 +102,7 @@ def test_every_chapter_and_page_is_built_with_no_warning(site):
     assert {"index", "package", "data", "profiles", "checkpoints", "distributed", "testing", "performance"} <= set(pages)
     assert all((site / "docs" / f"{p}.html").is_file() for p in pages)
     assert 'url=docs/index.html' in (site / "index.html").read_text()     # the front door
+    assert "CC BY-SA 4.0" in (site / "LICENSE-content.html").read_text(encoding="utf-8")   # the text's licence
     assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()       # served with the site
 
 
