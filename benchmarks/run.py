@@ -36,6 +36,7 @@ from batch_sweep import batch_worker, bench_batch_sizes
 from compile_speed import bench_compile
 from loaders import bench_data
 from matmul_peak import conv_speedup, measure_peaks
+from report import format_table
 from training import bench_models
 
 import d2lnets as d2l
@@ -98,42 +99,6 @@ def main() -> None:
     print()
     print(format_table(result))
     print(f"\nwrote {args.out} in {result['seconds']:.0f} s")
-
-
-def format_table(r: dict) -> str:
-    lines = [f"Benchmarks on {r['device']} ({r['machine']}), torch {r['torch']}; matmul peak "
-             + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in r["peaks_gflops"].items())
-             + (f"; a ResNet-18 3x3 convolution trains {r['conv_speedup']:.2f}× faster in the default settings "
-                "than in the book's" if "conv_speedup" in r else ""), "",
-             "| model | px | batch | train_ch5 ex/s | fp32 ex/s | book train_ch6 ex/s | speed-up | fp32/book "
-             "| GFLOP/s | share of peak | loader/model |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for m in r["models"]:
-        lines.append(f"| {m['model']} | {m['size']} | {m['batch_size']} | {m['ours_default']:.1f} "
-                     f"| {m['ours_fp32']:.1f} "
-                     f"| {m['book']:.1f} | {m['speedup']:.2f}× | {m['fp32_vs_book']:.2f}× | {m['achieved_gflops']:.0f} "
-                     f"| {m['share_of_peak']:.0%} | {m['loader_to_model']:.0f}× |")
-    lines += ["", "| data pipeline | d2lnets images/s | book images/s | speed-up |", "|---|---|---|---|"]
-    for d in r["data"]:
-        if d["augmented"]:
-            lines.append(f"| {d['size']} px + crop, flip, PCA lighting | {d['ours']:.0f} | — | — |")
-        else:
-            lines.append(f"| {d['size']} px | {d['ours']:.0f} | {d['book']:.0f} | {d['speedup']:.1f}× |")
-    lines += ["", "| AlexNet 224 px, batch | examples/s | peak memory above idle (MB) |", "|---|---|---|"]
-    for b in r["batch_sizes"]:
-        lines.append(f"| {b['batch_size']} | {b['examples_per_sec']:.1f} | {b['peak_mb']:.0f} |")
-    lines += ["", "| accuracy | epochs | default | fp32 |", "|---|---|---|---|"]
-    for a in r["accuracy"]:
-        lines.append(f"| {a['model']} ({a['size']} px, {a['num_train']} train / {a.get('num_test', 10_000)} test "
-                     f"examples) | {a['epochs']} "
-                     f"| {a['auto']['test_acc']:.3f} | {a['fp32']['test_acc']:.3f} |")
-    if r.get("compile"):
-        lines += ["", "| compile=True | px | batch | default ex/s | compiled ex/s | speed-up | compile time (s) |",
-                  "|---|---|---|---|---|---|---|"]
-        for c in r["compile"]:
-            lines.append(f"| {c['model']} | {c['size']} | {c['batch_size']} | {c['default']:.1f} | {c['compiled']:.1f} "
-                         f"| {c['speedup']:.2f}× | {c['compile_seconds']:.0f} |")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

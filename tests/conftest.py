@@ -1,6 +1,7 @@
 import gzip
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -134,3 +135,37 @@ def learner_files_untouched():
     after = _learner_files()
     changed = sorted(str(p) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     assert not changed, f"the test suite changed a learner's files: {changed}"
+
+
+# --- what a test needs beyond Python: skipped here, never in CI -----------------------------------
+
+def _not_here(reason: str, what: str):
+    """Skip a test that cannot run on this machine, or, in CI (``CI=true``), fail it: a CI run must
+    run every test, except what a job that cannot have it names in ``D2LNETS_ALLOW_SKIP``
+    (space-separated: ``browser``, ``docs``), where its workflow says why."""
+    allowed = os.environ.get("D2LNETS_ALLOW_SKIP", "").split()
+    if os.environ.get("CI", "").lower() == "true" and what not in allowed:
+        pytest.fail(f"{reason}. CI (CI=true) runs this test rather than skip it: install what it needs, "
+                    f"or, in a job that cannot have it, set D2LNETS_ALLOW_SKIP={what!r} and say why", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def not_here():
+    return _not_here
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The Chromium a browser test drives (Debian's ``chromium``, or ``$D2LNETS_CHROMIUM``); no
+    browser is ever downloaded."""
+    path = os.environ.get("D2LNETS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        _not_here("needs Chromium: `apt-get install chromium` (.ci/run installs it), or "
+                  "D2LNETS_CHROMIUM=/path/to/chrome", "browser")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _not_here("needs playwright: pip install -e '.[dev]' (make test installs it)", "browser")
+    return path
+

@@ -18,6 +18,13 @@ def _split(requirement):
     return name.lower(), spec.replace(" ", "")
 
 
+def supported_pythons() -> list[str]:
+    """The Python versions pyproject.toml's classifiers name, oldest first."""
+    found = [c.rsplit(" :: ", 1)[1] for c in _pyproject()["classifiers"]
+             if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    return sorted(found, key=lambda v: int(v.split(".")[1]))
+
+
 def test_environment_yml_matches_pyproject():
     conda = {}
     for line in (ROOT / "environment.yml").read_text().splitlines():
@@ -30,8 +37,11 @@ def test_environment_yml_matches_pyproject():
         conda_name = CONDA_NAMES.get(name, name)
         assert conda_name in conda, f"{name} is in pyproject.toml but not in environment.yml"
         assert conda[conda_name] == spec, f"{name}: pyproject says {spec!r}, environment.yml {conda[conda_name]!r}"
-    assert conda["python"] == ">=3.11,<3.13"
-    assert project["requires-python"] == ">=3.11"
+    # the Pythons the classifiers name (and CI's matrix: tests/test_workflow.py) are those conda allows
+    minors = supported_pythons()
+    assert minors == ["3.11", "3.12", "3.13"]
+    assert conda["python"] == f">={minors[0]},<3.{int(minors[-1].split('.')[1]) + 1}"
+    assert project["requires-python"] == f">={minors[0]}"
     assert "-e ." in (ROOT / "environment.yml").read_text()
 
 

@@ -1,5 +1,5 @@
 """ruff, with the rules pyproject.toml states, finds nothing in the package, the tests, the
-benchmarks, the CI scripts or the chapters."""
+benchmarks, the chapters, the website's code or the CI scripts."""
 import shutil
 import subprocess
 import sys
@@ -15,6 +15,6 @@ RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent))
                     "(the floor job runs without it)")
 def test_ruff_finds_nothing():
     result = subprocess.run([RUFF, "check", "--no-cache", "--output-format", "concise", "d2lnets", "tests",
-                             "benchmarks", "chapters", ".ci", ".github"],
+                             "benchmarks", "chapters", "docs", ".ci", ".github"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
