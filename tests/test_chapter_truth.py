@@ -240,3 +240,124 @@ def test_the_lrn_constants_reproduce_the_worked_example():
     assert (round(paper, 1), round(torch_default, 1)) == (14.9, 27.7)
     assert reference.LRN_TORCH["alpha"] == reference.LRN_PAPER["alpha"] * reference.LRN_PAPER["n"]
     assert reference.allowed(14.9) and reference.allowed(27.7)
+
+
+# --- 3. a sentence about a result states its direction only in the verdict's words -----------------------
+#
+# A chapter's experiments print `result: NAME = ...` and, for a comparison over seeds, `verdict: NAME
+# (WHAT): PHRASE (...)`, PHRASE being "<word> for every seed" or "no consistent difference" (d2l.report,
+# paired=...). A markdown sentence that names a result (NAME in backticks, or its WHAT) may state a
+# direction only by quoting its printed PHRASE: once that phrase is taken out, no direction word may be
+# left in it. A sentence that attributes a claim to its source (the paper, the book, a write-up) is the
+# source's claim, not this run's, and is not checked.
+
+DIRECTION_WORDS = [
+    "better", "worse", "best", "worst", "faster", "slower", "fastest", "slowest", "quicker", "sooner", "later",
+    "gain", "gains", "gained", "loss", "losses", "lost", "help", "helps", "helped", "helping", "hurt", "hurts",
+    "improve", "improves", "improved", "improvement", "improving", "narrow", "narrows", "narrowed", "narrowing",
+    "widen", "widens", "widened", "higher", "lower", "more accurate", "less accurate", "beat", "beats", "outperform",
+    "outperforms", "outperformed", "win", "wins", "won", "reduce", "reduces", "reduced", "reduction", "increase",
+    "increases", "increased", "boost", "boosts", "boosted", "drop", "drops", "dropped", "degrade", "degrades",
+    "degraded", "speeds up", "sped up", "slows", "slowed", "advantage", "benefit", "benefits", "benefited",
+    "ahead", "behind", "superior", "inferior", "cuts", "cut", "raises", "raised", "lowers", "lowered",
+]
+# nouns that hold a direction word but name a quantity, not a change
+NOT_A_DIRECTION = re.compile(r"\b(?:training|test|validation|cross-entropy|the|its|their|a|per-example|mean|"
+                             r"running|step) loss\b|\bloss (?:function|curve|curves|value)s?\b|\blearning rate\b",
+                             re.IGNORECASE)
+ATTRIBUTED = re.compile(r"\bthe paper\b|\bpaper's\b|\bpapers\b|\bet al\b|\bthe authors\b|\bthe book\b|\bthe book's\b|"
+                        r"\bd2l\b|\bthe write-ups?\b|\bwrite-up's\b|Krizhevsky|Simonyan|Zisserman|LeCun|Szegedy|"
+                        r"\bHe\b et al|\bHuang\b|\bthey (?:found|report|reported|write|measured)\b", re.IGNORECASE)
+VERDICT_LINE = re.compile(r"^verdict: (\S+)(?: \((.*?)\))?: (.*? for every seed|no consistent difference) \(",
+                          re.MULTILINE)
+RESULT_LINE = re.compile(r"^result: (\S+) = ", re.MULTILINE)
+PHRASE = re.compile(r"\b\w[\w-]* for every seed\b|\bno consistent difference\b", re.IGNORECASE)
+
+
+def _direction_words(text: str) -> list[str]:
+    text = NOT_A_DIRECTION.sub(" ", text)
+    return [w for w in DIRECTION_WORDS if re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE)]
+
+
+def results_of(nb) -> dict[str, dict]:
+    """Every result the notebook's outputs report: name -> {"what": ..., "verdict": ... or None}."""
+    found: dict[str, dict] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        text = _stream(cell)
+        for name in RESULT_LINE.findall(text):
+            found.setdefault(name, {"what": None, "verdict": None})
+        for name, what, phrase in VERDICT_LINE.findall(text):
+            found[name] = {"what": what or None, "verdict": phrase}
+    return found
+
+
+def sentences(markdown: str) -> list[str]:
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.DOTALL)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", " ", text, flags=re.DOTALL)
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z`*(\[])|\n\s*\n|\n\s*[-*] |\n\s*\d+\. ", text)
+    return [" ".join(p.split()) for p in parts if p.strip()]
+
+
+def contradictions(nb) -> list[str]:
+    """The sentences of the notebook's markdown that state a direction of a reported result in other
+    words than its printed verdict (see above), each with what is wrong."""
+    found = results_of(nb)
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for sentence in sentences(cell.source):
+            named = [n for n, r in found.items() if f"`{n}`" in sentence
+                     or (r["what"] and re.search(rf"\b{re.escape(r['what'])}\b", sentence, re.IGNORECASE))]
+            if not named or ATTRIBUTED.search(sentence):
+                continue
+            quoted = [p.lower() for p in PHRASE.findall(sentence)]
+            printed = {found[n]["verdict"].lower() for n in named if found[n]["verdict"]}
+            wrong = [p for p in quoted if p not in printed]
+            rest = PHRASE.sub(" ", re.sub(r"`[^`]*`", " ", sentence))
+            words = _direction_words(rest)
+            if wrong:
+                out.append(f"cell {i}: says {wrong[0]!r} of {', '.join(named)}, whose verdict is "
+                           f"{' / '.join(sorted(printed)) or 'none (no paired comparison)'}: {sentence!r}")
+            elif words:
+                verdicts = " / ".join(sorted(printed)) or "none (no paired comparison: state no direction)"
+                out.append(f"cell {i}: states a direction ({', '.join(words)}) of {', '.join(named)} in other words "
+                           f"than its verdict ({verdicts}): {sentence!r}")
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
+def test_sentences_about_results_quote_their_verdicts(path):
+    nb = _read(path)
+    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        pytest.skip(f"{_name(path)} is committed without outputs")
+    wrong = contradictions(nb)
+    assert not wrong, (f"{_name(path)}: sentences that state a result's direction in their own words — quote "
+                       "the verdict the run printed, or state no direction:\n" + "\n".join(wrong))
+
+
+def _synthetic(*markdown: str, output: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell("d2l.report(...)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=output)]
+    return nbformat.v4.new_notebook(cells=[cell, *map(nbformat.v4.new_markdown_cell, markdown)])
+
+
+POOLING = ("result: overlap_gain = -0.0107 (min -0.013, max -0.008 over 3 seeds)\n"
+           "verdict: overlap_gain (overlapping pooling): worse for every seed (mean -0.0107, ...)\n"
+           "result: acc_lenet = 0.857\n")
+
+
+@pytest.mark.parametrize("sentence, caught", [
+    ("Overlapping pooling brought a small gain here.", True),
+    ("`overlap_gain` shows that overlapping pooling helps.", True),
+    ("Overlapping pooling was better for every seed.", True),                 # the wrong verdict quoted
+    ("Overlapping pooling was worse for every seed: `overlap_gain`.", False),
+    ("The paper found that overlapping pooling reduces the error by 0.4 %.", False),   # attributed
+    ("Overlapping pooling changes the sizes of the feature maps.", False),   # no direction
+    ("LeNet's `acc_lenet` is higher than you might expect.", True),          # no verdict: no direction
+    ("Its training loss falls with overlapping pooling, as `overlap_gain` shows: worse for every seed.", False),
+])
+def test_the_prose_check_catches_directions_in_its_own_words(sentence, caught):
+    assert bool(contradictions(_synthetic(sentence, output=POOLING))) is caught

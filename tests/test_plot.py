@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 import d2lnets as d2l
@@ -45,3 +46,30 @@ def test_progress_is_a_bar_that_counts_batches():
 
     assert Progress._text(15, 30, "epoch 1/2").data.startswith("[###############...............] 15/30 batches")
     assert Progress._text(7, None, "x").data == "7 batches  x"
+
+
+def test_runs_over_seeds_are_drawn_as_their_mean_with_a_min_max_band():
+    def h(shift):
+        return d2l.History(train_loss=[1.0 + shift, 0.5 + shift], train_acc=[0.5, 0.7], test_acc=[0.4 + shift, 0.6])
+
+    fig = d2l.plot_histories({"dropout": [h(0.0), h(0.2), h(0.1)], "plain": h(0.05)}, title="LeNet, 3 seeds")
+    loss = fig.axes[0]
+    mean = loss.get_lines()[0]
+    assert list(mean.get_ydata()) == [1.1, 0.6] and mean.get_label() == "dropout (mean of 3 seeds)"
+    band = loss.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == 0.5 and band.max() == 1.2  # from the lowest run to the highest
+    assert len(loss.collections) == 1  # a single run gets no band
+    assert fig._suptitle.get_text() == "LeNet, 3 seeds"
+    short = d2l.History(train_loss=[1.0], train_acc=[0.5], test_acc=[0.4])
+    with pytest.raises(ValueError, match="different points"):
+        d2l.plot_histories({"x": [h(0), short]})
+
+
+def test_grey_images_on_a_fixed_scale_show_brightness():
+    dark, bright = torch.full((1, 4, 4), 0.2), torch.full((1, 4, 4), 0.8)
+    dark[0, 0, 0] = bright[0, 0, 0] = 0.0
+    own = d2l.show_images([dark, bright], 1, 2)             # each image stretched to its own range
+    fixed = d2l.show_images([dark, bright], 1, 2, vmin=0, vmax=1)
+    assert own[0].get_images()[0].get_clim() == pytest.approx((0.0, 0.2))
+    assert own[1].get_images()[0].get_clim() == pytest.approx((0.0, 0.8))
+    assert fixed[0].get_images()[0].get_clim() == fixed[1].get_images()[0].get_clim() == (0.0, 1.0)

@@ -96,7 +96,7 @@ def test_report_prints_one_line_and_records_it(logs, capsys):
 
 @pytest.mark.parametrize("args, kwargs, error, match", [
     (("two words", 1), {}, ValueError, "without spaces"),
-    (("x", None), {}, TypeError, "value must be a number"),
+    (("x", None), {}, TypeError, "needs a value"),
     (("x", 1, (1, 2, 3)), {}, ValueError, r"\(min, max\)"),
     (("x", 1, (3, 2)), {}, ValueError, "min 3 > max 2"),
     (("x", 1, []), {}, ValueError, "empty list"),
@@ -125,3 +125,44 @@ def test_make_results_lists_the_reports(tmp_path, monkeypatch):
     text = out.read_text()
     assert "| 01_x | LeNet | 28 px | 1 | 0.850 | 10 s | 30 s | 100 | fp32 on cpu |" in text
     assert "- 01_x: `relu_speedup = 3.4 (min 2.9, max 3.8)`" in text
+
+
+# --- a comparison's verdict, from the per-seed paired differences -------------------------------------
+
+@pytest.mark.parametrize("paired, ratio, expected", [
+    ([-0.011, -0.013, -0.008], False, "worse for every seed"),        # one sign, far from zero
+    ([0.005, 0.019, 0.013], False, "better for every seed"),
+    ([0.004, 0.026, -0.002], False, "no consistent difference"),      # the signs differ
+    ([0.001, 0.030, 0.002], False, "no consistent difference"),       # one sign, but the mean is within 2 SE
+    ([0.02], False, "no consistent difference"),                       # one seed is no evidence
+    ([0.57, 0.68, 0.87], True, "slower for every seed"),              # ratios, judged on a log scale
+    ([1.00, 1.50, 1.24], True, "no consistent difference"),           # a ratio of exactly 1 is no direction
+])
+def test_the_verdict_needs_one_sign_and_two_standard_errors(paired, ratio, expected):
+    words = ("faster", "slower") if ratio else ("better", "worse")
+    assert records.verdict(paired, words, ratio) == expected
+
+
+def test_the_two_standard_errors_rule_against_its_formula():
+    import statistics
+
+    paired = [0.001, 0.030, 0.002]
+    se = statistics.stdev(paired) / len(paired) ** 0.5
+    assert statistics.mean(paired) < 2 * se  # so no verdict, though every difference is positive
+    assert records.verdict([d + 0.05 for d in paired]) == "better for every seed"
+
+
+def test_a_paired_report_prints_its_verdict_and_records_it(capsys):
+    record = records.report("overlap_gain", paired=[-0.011, -0.013, -0.008])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "result: overlap_gain = -0.0107 (min -0.013, max -0.008 over 3 seeds)"
+    assert out[1] == "verdict: overlap_gain: worse for every seed (mean -0.0107, from -0.013 to -0.008 over 3 seeds)"
+    assert record["verdict"] == "worse for every seed" and record["values"] == [-0.011, -0.013, -0.008]
+    speed = records.report("relu_speedup", paired=[0.5, 0.5, 0.5], ratio=True, words=("faster", "slower"), unit="×")
+    assert speed["value"] == pytest.approx(0.5) and speed["verdict"] == "slower for every seed"
+    with pytest.raises(ValueError, match="leave value and spread out"):
+        records.report("x", 0.1, paired=[0.1, 0.2])
+    with pytest.raises(ValueError, match="two words"):
+        records.report("x", paired=[0.1, 0.2], words=("up",))
+    with pytest.raises(TypeError, match="needs a value"):
+        records.report("x")

@@ -118,7 +118,8 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
         lines += ["", "Notes:", "", *notes]
     if reports:
         lines += ["", "What the chapters' experiments report (`d2l.report`):", "",
-                  *(f"- {r['chapter']}: `{describe_report(r)}`" for r in reports)]
+                  *(f"- {r['chapter']}: `{describe_report(r)}`" + (f": {r['verdict']}" if r.get("verdict") else "")
+                    for r in reports)]
     if skipped:
         lines += ["", f"Skipped in the `{profile}` profile, for want of their data on this machine:", "",
                   *(f"- {r['chapter']}: skipped: {r['reason']}" for r in skipped)]

@@ -27,6 +27,7 @@ import torch
 from ..core.state import cpu_copy
 from ..viz.live import Animator, Progress, in_notebook
 from .history import TrainingDivergedError
+from .saving import model_name, unwrap
 
 __all__ = ["DivergenceGuard", "Hook", "ShowProgress", "StepPoints"]
 
@@ -203,7 +204,8 @@ class ShowProgress(Hook):
         self.verbose = self.verbose and run.main
         plot = (in_notebook() if self.plot is None else self.plot) and run.main
         if plot:
-            self.animator = Animator(xlabel="epoch", xlim=[0, run.num_epochs], show=True,
+            title = f"{model_name(unwrap(run.net))}: {run.num_epochs} epoch{'s' * (run.num_epochs > 1)}"
+            self.animator = Animator(xlabel="epoch", xlim=[0, run.num_epochs], show=True, title=title,
                                      legend=["train loss", "train acc", "test acc"])
             total = run.num_batches and run.num_epochs * run.num_batches
             self.bar = Progress(total)

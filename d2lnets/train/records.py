@@ -28,16 +28,19 @@ from ..core.validate import instance_of, short
 from .history import History
 from .hooks import Hook
 
-__all__ = ["FIELDS", "KINDS", "KIND_FIELDS", "REPORTS", "RUNS", "SCHEMA", "RecordRun", "describe_report", "log_run",
-           "make_record", "record_result", "report", "run_fields", "write"]
+__all__ = ["FIELDS", "KINDS", "KIND_FIELDS", "NO_DIFFERENCE", "REPORTS", "RUNS", "SCHEMA", "RecordRun",
+           "describe_report", "log_run", "make_record", "record_result", "report", "run_fields", "verdict", "write"]
 
-SCHEMA = 1
+SCHEMA = 2  # 2: reports carry a verdict
 KINDS = ("run", "result", "report")
 _COMMON = ("schema", "kind")
 _CHAPTER = ("chapter", "model", "input_size", "note")       # what a chapter's main result adds to a run
 _WHERE = ("profile", "device", "settings")                  # where and how it ran
 _RUN = ("epochs", "train_loss", "train_acc", "test_acc", "train_seconds", "examples_per_sec")  # final, rounded
-_REPORT = ("name", "value", "unit", "spread", "values")     # spread: [min, max]; values: per seed, or None
+_REPORT = ("name", "value", "unit", "spread", "values", "verdict", "what")  # spread: [min, max]; values: per seed
+# A comparison's verdict (:func:`verdict`), as the chapters' prose may quote it: words[0]/words[1]
+# "for every seed", or NO_DIFFERENCE.
+NO_DIFFERENCE = "no consistent difference"
 FIELDS = _COMMON + _CHAPTER + _WHERE + _RUN + _REPORT
 KIND_FIELDS = {
     "run": _COMMON + _WHERE + _RUN,
@@ -150,13 +153,54 @@ def describe_report(record: dict) -> str:
     return text
 
 
-def report(name: str, value, spread=None, *, unit: str = "") -> dict:
+def verdict(paired, words: tuple[str, str] = ("better", "worse"), ratio: bool = False) -> str:
+    """The verdict of a comparison from its per-seed paired results: ``words[0] + " for every
+    seed"`` or ``words[1] + " for every seed"`` only when every paired difference has the same sign
+    and their mean lies more than two standard errors from zero; else ``"no consistent difference"``.
+
+    ``paired``: for each seed, arm A's result minus arm B's, both trained with that seed (the seed
+    fixes the initial weights and the order of the data, so the difference is the effect of what
+    the arms change, the rest held equal); with ``ratio=True``, A's result divided by B's (compared
+    on a log scale: a ratio above 1 is words[0]). One seed gives no verdict.
+    """
+    values = [math.log(v) if ratio else v for v in paired]
+    if ratio and any(v <= 0 for v in paired):
+        raise ValueError(f"ratio=True takes positive ratios, got {paired}")
+    n = len(values)
+    if n < 2:
+        return NO_DIFFERENCE
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    same_sign = all(v > 0 for v in values) or all(v < 0 for v in values)
+    if not same_sign or abs(mean) <= 2 * sd / math.sqrt(n):
+        return NO_DIFFERENCE
+    return f"{words[0] if mean > 0 else words[1]} for every seed"
+
+
+def describe_verdict(record: dict) -> str:
+    """``NAME (WHAT): VERDICT (mean M, from LO to HI over N seeds)``: a comparison's verdict in words."""
+    unit = record.get("unit") or ""
+    lo, hi = record["spread"]
+    what = f" ({record['what']})" if record.get("what") else ""
+    return (f"{record['name']}{what}: {record['verdict']} (mean {_fmt(record['value'])}{unit}, from "
+            f"{_fmt(lo)}{unit} to {_fmt(hi)}{unit} over {len(record['values'])} seeds)")
+
+
+def report(name: str, value=None, spread=None, *, unit: str = "", paired=None,
+           words: tuple[str, str] = ("better", "worse"), ratio: bool = False, what: str | None = None) -> dict:
     """Report one result of an experiment: prints ``result: NAME = VALUE`` and records it.
 
     - ``value``: the number (a mean over seeds, a ratio, an accuracy...), or a short text.
     - ``spread``: ``(min, max)`` over seeds, or the list of per-seed values (their min and max
       are shown, with their number): ``result: relu_speedup = 3.4 (min 2.9, max 3.8 over 3 seeds)``.
     - ``unit``: printed after the value (``"s"``, ``"%"``, ``"×"``...).
+    - ``paired``: a comparison of two arms, one value per seed: arm A's result minus arm B's with
+      that seed (``ratio=True``: A's divided by B's). The value is their mean (geometric mean for
+      ratios), the spread their min and max, and a second line prints the :func:`verdict`
+      (``verdict: NAME (WHAT): worse for every seed (mean ..., from ... to ... over 3 seeds)``), in
+      ``words`` (``("faster", "slower")``, ...). ``what``: what is compared, in the words the prose
+      uses for it (``"overlapping pooling"``). A sentence of the chapter that names the result or
+      ``what`` states a direction only in the verdict's words (``tests/test_chapter_truth.py``).
 
     The record goes to :data:`REPORTS` (by name; a later report of the same name replaces it) and
     to ``$D2LNETS_RESULTS`` when that is set. Returns the record.
@@ -165,31 +209,57 @@ def report(name: str, value, spread=None, *, unit: str = "") -> dict:
         raise ValueError(f"name must be a short name without spaces, e.g. 'relu_speedup', got {short(name)}")
     if not isinstance(unit, str):
         raise TypeError(f"unit must be a string such as 's' or '%', got {short(unit)}")
+    if what is not None and (not isinstance(what, str) or not what.strip()):
+        raise TypeError(f"what must be a few words for what is compared, e.g. 'overlapping pooling', got {short(what)}")
+    judged = None
+    if paired is not None:
+        if value is not None or spread is not None:
+            raise ValueError("with paired=..., the value and the spread come from the paired values: leave value "
+                             "and spread out")
+        if (not isinstance(words, (tuple, list)) or len(words) != 2
+                or not all(isinstance(w, str) and w.strip() for w in words)):
+            raise ValueError(f"words must be two words for the two directions, e.g. ('faster', 'slower'), got "
+                             f"{short(words)}")
+        paired = _values(paired, "paired")
+        judged = verdict(paired, tuple(words), ratio)
+        value = (math.exp(sum(math.log(v) for v in paired) / len(paired)) if ratio
+                 else sum(paired) / len(paired))
+        spread = paired
+    elif value is None:
+        raise TypeError("report needs a value, or paired=... (one value per seed of a comparison)")
     value = value if isinstance(value, str) else _number(value, "value")
     values = None
     if spread is not None:
-        if isinstance(spread, str) or not isinstance(spread, (Sequence, *_array_types())):
-            raise TypeError(f"spread must be (min, max) or a list of per-seed values, got {short(spread)}")
         if isinstance(spread, tuple):
             if len(spread) != 2:
                 raise ValueError(f"spread as a tuple is (min, max); got {len(spread)} values (pass a list for "
                                  "per-seed values)")
             lo, hi = (_number(v, "spread's min and max") for v in spread)
         else:
-            values = [_number(v, "each per-seed value") for v in (spread.tolist() if hasattr(spread, "tolist")
-                                                                 else spread)]
-            if not values:
-                raise ValueError("spread is an empty list: give the per-seed values, or leave spread out")
+            values = _values(spread, "spread")
             lo, hi = min(values), max(values)
         if lo > hi:
             raise ValueError(f"spread is (min, max), but min {lo} > max {hi}")
         spread = [lo, hi]
     last = RUNS[-1] if RUNS else {}
     record = make_record("report", name=name, value=value, unit=unit or None, spread=spread, values=values,
-                         profile=_profile_name(), device=last.get("device"), settings=last.get("settings"))
+                         verdict=judged, what=what, profile=_profile_name(), device=last.get("device"),
+                         settings=last.get("settings"))
     print(f"result: {describe_report(record)}", flush=True)
+    if judged is not None:
+        print(f"verdict: {describe_verdict(record)}", flush=True)
     REPORTS[name] = record
     return write(record)
+
+
+def _values(values, name: str) -> list:
+    """Per-seed values as a list of numbers (from a list, a tuple, an array or a tensor)."""
+    if isinstance(values, str) or not isinstance(values, (Sequence, *_array_types())):
+        raise TypeError(f"{name} must be a list of per-seed values, got {short(values)}")
+    out = [_number(v, f"each value of {name}") for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    if not out:
+        raise ValueError(f"{name} is an empty list: give the per-seed values")
+    return out
 
 
 def _array_types() -> tuple:

@@ -1,4 +1,4 @@
-"""Training runs side by side: one panel per metric, a curve per run."""
+"""Training runs side by side: one panel per metric, a curve per run (or a band over seeds)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,40 +11,73 @@ from .show import show_figure
 
 __all__ = ["plot_histories"]
 
+_STEPS_OF = {"train_loss": "step_loss", "train_acc": "step_acc"}  # recorded every few steps as well
+
+
+def _curve(h, metric: str) -> tuple[list[float], list[float], bool]:
+    """(x, y, every few steps?) of one History's metric: the step points where it has them."""
+    steps = getattr(h, _STEPS_OF.get(metric, ""), None)
+    if steps and len(getattr(h, "step_epoch", [])) == len(steps):
+        return list(h.step_epoch), list(steps), True
+    values = getattr(h, metric)
+    return list(range(1, len(values) + 1)), list(values), False
+
+
+def _check(label, h, metrics) -> None:
+    bad = [m for m in metrics if not isinstance(getattr(h, m, None), list)]
+    if bad:
+        raise ValueError(f"histories[{label!r}] ({type(h).__name__}) has no metric {bad[0]!r}; a History "
+                         "has train_loss, train_acc, test_acc, examples_per_sec and seconds")
+
 
 def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "train_acc", "test_acc"),
-                   figsize_per_plot: tuple[float, float] = (3.5, 2.8)) -> Figure:
-    """Compare training runs side by side: ``{"label": History, ...}``, one panel per metric."""
+                   figsize_per_plot: tuple[float, float] = (3.5, 2.8), *, title: str | None = None) -> Figure:
+    """Compare training runs side by side, one panel per metric: ``{"label": History, ...}``.
+
+    A label may hold a list of Histories, the same run over several seeds: its curve is then their
+    mean, with the band from their minimum to their maximum shaded around it (the runs must have
+    the same points). ``title`` says above the panels what was trained.
+    """
     if not isinstance(histories, dict) or not histories:
-        raise TypeError(f"histories must be a non-empty dict of runs, {{label: History}}, e.g. "
-                        f"{{'lr 0.1': history}}, got {short(histories)}")
+        raise TypeError(f"histories must be a non-empty dict of runs, {{label: History}} or {{label: [History, "
+                        f"...]}} (one per seed), e.g. {{'lr 0.1': history}}, got {short(histories)}")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    for label, h in histories.items():
-        bad = [m for m in metrics if not isinstance(getattr(h, m, None), list)]
-        if bad:
-            raise ValueError(f"histories[{label!r}] ({type(h).__name__}) has no metric {bad[0]!r}; a History "
-                             "has train_loss, train_acc, test_acc, examples_per_sec and seconds")
-    fig = Figure(figsize=(figsize_per_plot[0] * len(metrics), figsize_per_plot[1]))
+    runs = {label: (list(h) if isinstance(h, (list, tuple)) else [h]) for label, h in histories.items()}
+    for label, hs in runs.items():
+        if not hs:
+            raise ValueError(f"histories[{label!r}] is an empty list: give its runs, one per seed")
+        for h in hs:
+            _check(label, h, metrics)
+    fig = Figure(figsize=(figsize_per_plot[0] * len(metrics), figsize_per_plot[1] + (0.3 if title else 0)))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    steps_of = {"train_loss": "step_loss", "train_acc": "step_acc"}  # recorded every few steps as well
     for ax, metric in zip(axes, metrics):
-        for label, h in histories.items():
-            values = getattr(h, metric)
-            steps = getattr(h, steps_of.get(metric, ""), None)
-            if steps and len(getattr(h, "step_epoch", [])) == len(steps):  # the curve, every few steps
-                ax.plot(h.step_epoch, steps, label=label, linewidth=1)
+        for color, (label, hs) in enumerate(runs.items()):
+            curves = [_curve(h, metric) for h in hs]
+            x, _, dense = curves[0]
+            if any(c[0] != x for c in curves):
+                raise ValueError(f"the runs of {label!r} have different points for {metric}: they must train the "
+                                 "same number of epochs and batches to be drawn as one band")
+            ys = list(zip(*(c[1] for c in curves)))
+            mean = [sum(v) / len(v) for v in ys]
+            style = dict(linewidth=1) if dense else dict(marker="o", markersize=3)
+            name = label if len(hs) == 1 else f"{label} (mean of {len(hs)} seeds)"
+            ax.plot(x, mean, color=f"C{color}", label=name, **style)
+            if len(hs) > 1:
+                ax.fill_between(x, [min(v) for v in ys], [max(v) for v in ys], color=f"C{color}", alpha=0.25,
+                                linewidth=0)
+            if dense:
                 ax.set_xlim(left=0)
-            else:
-                ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True)
-    if any(getattr(h, "step", None) for h in histories.values()):  # one epoch axis for every panel
+    if any(getattr(h, "step", None) for hs in runs.values() for h in hs):  # one epoch axis for every panel
         lo = min(ax.get_xlim()[0] for ax in axes)
         for ax in axes:
             ax.set_xlim(left=lo)
     axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     show_figure(fig, dpi=80)
     return fig
