@@ -12,7 +12,7 @@ LAB_OPTS ?=
 ROOT_OPT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup lab test unit notebooks exercises check reset results bench clean
+.PHONY: setup lab test unit notebooks exercises check hint progress reset results bench clean
 
 # The environment (once), then the steps beyond pip (every time: they are quick when done):
 # Fashion-MNIST present, JupyterLab's course settings. Without the data it stops here, once.
@@ -38,6 +38,17 @@ lab: setup exercises
 NB ?=
 check: $(STAMP)
 	$(BIN)/python -m d2lnets.check $(NB)
+
+# A hint when you are stuck: `make hint NB=02 EX=1` (the first), `make hint NB=02 EX=1 N=2` (the second).
+EX ?=
+N ?=
+hint: $(STAMP)
+	@test -n "$(NB)" -a -n "$(EX)" || { echo "say which exercise: make hint NB=02 EX=1 (N=2 for the second hint)"; exit 2; }
+	@$(BIN)/python -m d2lnets.check --hint $(NB) $(EX) $(N)
+
+# When you first solved each exercise (make check keeps the record in exercises/.progress.json).
+progress: $(STAMP)
+	@$(BIN)/python -m d2lnets.check --progress
 
 # Start one chapter's exercises again: `make reset NB=02` (your copy is moved to exercises/backups/ first).
 reset: $(STAMP)

@@ -23,7 +23,8 @@ layer and the layers above it, never from one below.
    - ``models/``: every network; factories registered once (``register_model``), one architecture
      table per family, ``variant="d2l"`` for the book's five. Imports ``layers``, ``shapes`` and
      ``_validate`` only: never a report, a plot, the data or the training loop.
-   - ``checks/``: the exercises' checks; import ``models``, ``shapes``, ``augment``.
+   - ``checks/``: the exercises' checks and their hints (``d2l.hint``); import ``models``, ``shapes``,
+     ``augment``, ``layers``, ``summary`` (never a plot).
 4. Data
    - ``data``: Fashion-MNIST, offline first, checksummed, in memory.
    - ``datasets``: CIFAR-10, Flowers-102 and image folders through the same data layer.
@@ -47,10 +48,11 @@ layer and the layers above it, never from one below.
      models or trained ones, confusion matrices side by side, torchvision's weights fine-tuned.
 7. Tools (command lines)
    - ``setup`` (data, JupyterLab settings), ``exercises`` (learner copies), ``check`` (check the
-     exercises), ``notebooks`` (run the chapters), ``colab`` (Colab cells and links), ``cli``
+     exercises; ``--hint``, ``--progress``), ``progress`` (the record of what is solved), ``notebooks`` (run the chapters), ``colab`` (Colab cells and links), ``cli``
      (``python -m d2lnets.train``: train a recipe from the command line).
 """
 from . import augment, checks, models
+from .checks.hints import hint
 from .config import Profile, default_device, profile, set_seed, try_gpu
 from .data import (
     ChecksumError,
@@ -105,6 +107,7 @@ __all__ += [  # what the course's pictures and saved models need
 __all__ += ["Recipe", "list_recipes", "recipe"]  # what each chapter trains, per profile
 __all__ += ["precision", "records", "report"]  # how runs train, and what they record
 __all__ += ["CheckpointError"]  # train_ch5(checkpoint=..., resume=...)
+__all__ += ["hint"]  # d2l.hint("02", 1): a hint for a chapter's exercise
 
 from . import compare  # noqa: E402  (layer 6: the closing chapter)
 __all__ += ["compare"]

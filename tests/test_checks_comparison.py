@@ -77,9 +77,10 @@ def test_nin_check_rejects_delegation():
     from torchvision.ops import Conv2dNormActivation
 
     def nin_block(in_channels, out_channels, kernel_size, strides, padding):
-        return nn.Sequential(Conv2dNormActivation(in_channels, out_channels, kernel_size, strides, padding, norm_layer=None),
-                             Conv2dNormActivation(out_channels, out_channels, 1, norm_layer=None),
-                             Conv2dNormActivation(out_channels, out_channels, 1, norm_layer=None))
+        return nn.Sequential(
+            Conv2dNormActivation(in_channels, out_channels, kernel_size, strides, padding, norm_layer=None),
+            Conv2dNormActivation(out_channels, out_channels, 1, norm_layer=None),
+            Conv2dNormActivation(out_channels, out_channels, 1, norm_layer=None))
 
     with pytest.raises(AssertionError, match="your nin_block calls torchvision.ops.misc.Conv2dNormActivation"):
         check_nin(nin_block, make_head())

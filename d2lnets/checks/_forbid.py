@@ -18,7 +18,8 @@ guards, together, every time the check runs the learner's code (:func:`d2lnets.c
    the check's inputs do not take, and of packages that are not even imported yet.
 
 An entry is an object, a dotted name (``"torch.nn.functional.dropout"``; a module name forbids
-everything defined in it) or a pair ``(entry, "runs the layer, ...")`` for a message of its own (the words after "which"). Dotted
+everything defined in it) or a pair ``(entry, "runs the layer, ...")`` for a message of its own
+(the words after "which"). Dotted
 names are looked up among the modules already imported (torch and torchvision may be imported);
 nothing here imports a module that plots.
 """
@@ -68,17 +69,22 @@ _UNREAD = contextvars.ContextVar("d2lnets_answers_not_read_yet", default=None)  
 def forbids(*entries, instead: str) -> Callable[[Callable], Callable]:
     """Decorate a check: while it runs, its learner's code may not use ``entries``; ``instead``
     says what to use (the message reads "your lrn calls X, which is the thing this exercise asks
-    you to write; {instead}"). The check leaves torch's random numbers (CPU) as it found them."""
+    you to write; {instead}"). The check leaves torch's random numbers (CPU) as it found them, and
+    runs on one thread (its many tiny operations gain nothing from more, and on a busy machine
+    OpenMP's waiting threads slow each one down many times), restored afterwards."""
     rule = Rule(tuple(entries), instead)
 
     def decorate(check: Callable) -> Callable:
         @functools.wraps(check)
         def checked(*args, **kwargs):
             tokens = _ACTIVE.set(rule), _UNREAD.set([*args, *kwargs.values()])
+            threads = torch.get_num_threads()
             try:
+                torch.set_num_threads(1)
                 with torch.random.fork_rng(devices=[]):
                     return check(*args, **kwargs)
             finally:
+                torch.set_num_threads(threads)
                 _ACTIVE.reset(tokens[0])
                 _UNREAD.reset(tokens[1])
 
@@ -336,7 +342,8 @@ def _scan(answer: object, rule: Rule, resolved: _Resolved, who: str) -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    imported[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                    top = alias.name.split(".")[0]   # `import a.b` binds a; `import a.b as c` binds c to a.b
+                    imported[alias.asname or top] = alias.name if alias.asname else top
                     found = forbidden_name(alias.name)
                     if found:
                         raise Delegation(rule.message(who, "imports", found[0], found[1]))

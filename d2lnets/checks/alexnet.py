@@ -133,7 +133,7 @@ def check_lrn(fn: Callable) -> None:
                                                 "feature_alpha_dropout")],
          *[f"torch.{f}" for f in ("dropout", "dropout_", "feature_dropout", "alpha_dropout", "native_dropout")],
          "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d", "torch.nn.AlphaDropout",
-         "torch.nn.FeatureAlphaDropout", "torch.ops.aten.dropout", "torch.ops.aten.native_dropout", "d2l.torch.dropout_layer",
+         "torch.nn.FeatureAlphaDropout", "torch.ops.aten.dropout", "torch.ops.aten.native_dropout",
          instead="write it with tensor operations (torch.rand, a comparison, multiplication and division)")
 def check_dropout(fn: Callable) -> None:
     """``fn(X, p, training=True)``: inverted dropout (zero with probability p, scale survivors by 1/(1-p))."""
@@ -221,7 +221,8 @@ def check_pca_lighting(fn: Callable) -> None:
         want = augment.pca_lighting(X, eigvals, eigvecs, 0.1, torch.Generator().manual_seed(seed))
         keep = X.clone()
         out = _tensor_out(call(fn, name, X, eigvals.clone(), eigvecs.clone(), alphas.clone()), X, name)
-        assert torch.equal(X, keep), "pca_lighting changed X in place; return a new tensor" + see("check_pca_lighting", 3)
+        assert torch.equal(X, keep), (
+            "pca_lighting changed X in place; return a new tensor" + see("check_pca_lighting", 3))
         if _close(out, want, rtol=1e-5, atol=1e-6):
             continue
         where = f"for images of shape {(B, C, H, W)}"

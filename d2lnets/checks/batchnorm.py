@@ -200,7 +200,6 @@ def _diagnose(run, want, steps, gamma, beta, eps, momentum, what, defaults=False
          *[f"torch.{f}" for f in ("batch_norm", "native_batch_norm", "instance_norm", "layer_norm", "group_norm")],
          *[f"torch.ops.aten.{f}" for f in ("batch_norm", "native_batch_norm", "_native_batch_norm_legit",
                                            "_native_batch_norm_legit_no_training")],
-         "d2l.torch.BatchNorm", "d2l.torch.batch_norm",
          instead="compute the batch's mean and variance with tensor operations (X.mean, X.var) and "
                  "normalise yourself")
 def check_batch_norm(BatchNorm2d: Callable[..., nn.Module]) -> None:

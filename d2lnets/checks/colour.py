@@ -35,7 +35,8 @@ __all__ = ["check_resnext_block", "check_ten_crop"]
 # ResNeXt's block
 # ----------------------------------------------------------------------------------------------
 RESNEXT = Spec(
-    "check_resnext_block", "ResNeXtBlock", "ResNeXtBlock(in_channels, channels, stride=1, groups=32, width_per_group=4)",
+    "check_resnext_block", "ResNeXtBlock",
+    "ResNeXtBlock(in_channels, channels, stride=1, groups=32, width_per_group=4)",
     # (in_channels, channels, stride, groups, width_per_group): inner widths 32, 32, 32, 64 (the defaults)
     cases=((64, 16, 1, 8, 16), (32, 16, 2, 4, 32), (64, 16, 2, 32, 4), (128, 32, 1, None, None)),
     hints={"path": 1, "width": 1, "groups": 2, "projection": 3, "add": 3}, grouped=True)
@@ -85,11 +86,10 @@ def _average(net: nn.Module, crops: list[Tensor], how: str = "softmax") -> Tenso
 _CROP_CASES = [(3, 12, 16, 8), (2, 11, 9, 7), (2, 10, 14, 10)]
 
 
-@forbids("torchvision.transforms.TenCrop", "torchvision.transforms.FiveCrop", "torchvision.transforms.functional.ten_crop",
-         "torchvision.transforms.functional.five_crop", "torchvision.transforms.v2.TenCrop",
-         "torchvision.transforms.v2.FiveCrop", "torchvision.transforms.v2.functional.ten_crop",
-         "torchvision.transforms.v2.functional.five_crop", "torchvision.transforms.v2.functional.ten_crop_image",
-         "torchvision.transforms.v2.functional.five_crop_image",
+@forbids(*[f"torchvision.transforms.{name}" for name in (
+             "TenCrop", "FiveCrop", "functional.ten_crop", "functional.five_crop", "v2.TenCrop", "v2.FiveCrop",
+             "v2.functional.ten_crop", "v2.functional.five_crop", "v2.functional.ten_crop_image",
+             "v2.functional.five_crop_image")],
          instead="cut the five crops with slices of X's last two axes and flip them with torch.flip")
 def check_ten_crop(ten_crop_predict: Callable[[nn.Module, Tensor, int], Tensor]) -> None:
     """Chapter 7: ``ten_crop_predict(net, X, size)``, the paper's ten-crop averaged softmax."""
@@ -135,4 +135,5 @@ def check_ten_crop(ten_crop_predict: Callable[[nn.Module, Tensor, int], Tensor])
                 raise AssertionError(f"{what}: {why}" + see("check_ten_crop", hint))
         raise AssertionError(f"{what} differs from the average of the ten crops' softmax outputs by up to "
                              f"{(got - want).abs().max().item():.3g}: four corners, the centre, their horizontal "
-                             "flips; a softmax over the classes for each; the mean of the ten" + see("check_ten_crop", 1))
+                             "flips; a softmax over the classes for each; the mean of the ten"
+                             + see("check_ten_crop", 1))

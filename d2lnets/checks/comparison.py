@@ -106,8 +106,9 @@ def _check_block(nin_block: Callable, args: tuple, size: tuple[int, int]) -> Non
     if found == "right":
         return
     if found is not None:
-        raise AssertionError(f"{what}: the ReLU after the {('first', 'second', 'third')[found]} convolution is missing: "
-                             "each of the three convolutions is followed by a ReLU" + see("check_nin", 1))
+        which = ("first", "second", "third")[found]
+        raise AssertionError(f"{what}: the ReLU after the {which} convolution is missing: each of the three "
+                             "convolutions is followed by a ReLU" + see("check_nin", 1))
     raise AssertionError(f"{what} computes another function than convolution, ReLU, 1x1 convolution, ReLU, 1x1 "
                          "convolution, ReLU, with the same weights" + see("check_nin", 1))
 
@@ -150,7 +151,8 @@ def _check_head(nin_head: Callable, args: tuple, size: tuple[int, int]) -> None:
     if shape == (2, classes, 1, 1):
         raise AssertionError(f"{what} returns shape {shape}: flatten the pooled maps to [batch, num_classes] with "
                              "nn.Flatten()" + see("check_nin", 3))
-    if isinstance(Y, Tensor) and (Y.dim() == 4 and Y.shape[:2] == (2, classes) or shape == (2, classes * size[0] * size[1])):
+    unpooled = isinstance(Y, Tensor) and Y.dim() == 4 and Y.shape[:2] == (2, classes)
+    if unpooled or shape == (2, classes * size[0] * size[1]):   # the maps kept, or flattened without pooling
         raise AssertionError(f"{what} returns shape {shape}: each class's map keeps its height and width. "
                              "Average each map to one number, the class's score (global average pooling)"
                              + see("check_nin", 2))
@@ -170,7 +172,6 @@ def _check_head(nin_head: Callable, args: tuple, size: tuple[int, int]) -> None:
 
 
 @forbids("torchvision.ops.misc.Conv2dNormActivation", "torchvision.models.googlenet.BasicConv2d",
-         "d2l.torch.nin_block", "d2l.torch.NiN",
          instead="build it from nn.Conv2d and nn.ReLU layers (and nn.AdaptiveAvgPool2d, nn.Flatten for the head)")
 def check_nin(nin_block: Callable[..., nn.Module], nin_head: Callable[..., nn.Module]) -> None:
     """Chapter 6: NiN's block and a head with global average pooling instead of dense layers; on
@@ -246,7 +247,8 @@ def _inception_case(Inception: Callable, args: tuple) -> None:
     c_in, c1, c2, c3, c4 = args
     what = f"Inception({c_in}, {c1}, {c2}, {c3}, {c4})"
     block = call(Inception, "Inception", c_in, c1, c2, c3, c4)
-    assert isinstance(block, nn.Module), f"{what} returned a {type(block).__name__}; make Inception a subclass of nn.Module"
+    assert isinstance(block, nn.Module), (
+        f"{what} returned a {type(block).__name__}; make Inception a subclass of nn.Module")
     X = torch.randn(2, c_in, 6, 8, generator=torch.Generator().manual_seed(5))
     try:
         Y = _run(block, X, "Inception.forward")
@@ -288,7 +290,7 @@ def _inception_case(Inception: Callable, args: tuple) -> None:
                          "four are concatenated on the channels" + see("check_inception", 1))
 
 
-@forbids("torchvision.models.googlenet", "torchvision.models.inception", "d2l.torch.Inception",
+@forbids("torchvision.models.googlenet", "torchvision.models.inception",
          instead="build the four branches from nn.Conv2d and nn.MaxPool2d, and join them with torch.cat")
 def check_inception(Inception: Callable[..., nn.Module]) -> None:
     """Chapter 6: GoogLeNet's (d2l's) ``Inception(in_channels, c1, c2, c3, c4)``."""

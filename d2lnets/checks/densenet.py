@@ -44,7 +44,7 @@ def _computes_like(mine: nn.Module, ref: nn.Module, X: torch.Tensor, name: str) 
 
 
 _LIBRARY = (_DenseBlock, _Block, _DenseLayer, conv_block, "torchvision.models.densenet._DenseBlock",
-            "torchvision.models.densenet._DenseLayer", "d2l.torch.DenseBlock")
+            "torchvision.models.densenet._DenseLayer")
 
 
 def _run(net: nn.Module, X: torch.Tensor, name: str, what: str, hint: str) -> torch.Tensor:
@@ -87,7 +87,8 @@ def check_dense_block(DenseBlock: Callable[..., nn.Module]) -> None:
                 why = ("only one unit's output was concatenated to the input: concatenate after every "
                        "unit, so each one sees all earlier outputs") + see("check_dense_block", 3)
             else:
-                why = "each of the num_convs units adds growth_rate channels to the input's" + see("check_dense_block", 2)
+                why = ("each of the num_convs units adds growth_rate channels to the input's"
+                       + see("check_dense_block", 2))
             raise AssertionError(f"{what} outputs {Y.shape[1]} channels, expected in_channels + num_convs "
                                  f"* growth_rate = {want_channels}: {why}")
         assert tuple(Y.shape) == (2, want_channels, size, size), (
@@ -184,7 +185,8 @@ def check_bottleneck_layer(BottleneckLayer: Callable[..., nn.Module]) -> None:
             if Y.shape[1] == growth_rate:
                 why = ("only the new channels come out. A layer of a dense block hands on everything it "
                        "was given: concatenate its input and its new channels along dim=1 (torchvision's "
-                       "_DenseLayer leaves that to its block; here the layer does it)") + see("check_bottleneck_layer", 3)
+                       "_DenseLayer leaves that to its block; here the layer does it)"
+                       + see("check_bottleneck_layer", 3))
             elif Y.shape[1] == in_channels:
                 why = ("as many channels as came in: adding the new features to the input, or returning the "
                        "input, loses the dense connectivity. Concatenate instead") + see("check_bottleneck_layer", 3)

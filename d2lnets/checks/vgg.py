@@ -125,7 +125,7 @@ def _pair(v) -> tuple[int, int]:
 _BLOCK_CASES = [(1, 1, 16), (2, 16, 32), (3, 4, 8)]
 
 
-@forbids(_vgg_block, make_features, "torchvision.models.vgg.make_layers", "d2l.torch.vgg_block",
+@forbids(_vgg_block, make_features, "torchvision.models.vgg.make_layers",
          instead="build it from nn.Conv2d, nn.ReLU and nn.MaxPool2d layers in a loop")
 def check_vgg_block(vgg_block: Callable[..., nn.Module]) -> None:
     """Chapter 3: ``vgg_block(num_convs, in_channels, out_channels)``: ``num_convs`` times a 3x3
