@@ -3,11 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from d2lnets import augment
 import d2lnets as d2l
+from d2lnets import augment
 from d2lnets.checks.alexnet import check_dropout, check_lrn, check_pca_lighting, check_rgb_pca
 from d2lnets.checks.hints import named
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -47,7 +46,7 @@ def test_lrn_check_accepts_the_formula():
     (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: F.local_response_norm(X, size, alpha, beta, k),
      "calls torch.nn.functional.local_response_norm"),
     (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: d2l.LocalResponseNorm(size, alpha, beta, k)(X),
-     r"runs a d2lnets.layers.LocalResponseNorm \(d2l.LocalResponseNorm\)"),
+     r"runs a d2lnets[.\w]*\.layers\.LocalResponseNorm \(d2l.LocalResponseNorm\)"),
 ])
 def test_lrn_check_rejects_delegation(delegating, call):
     with pytest.raises(AssertionError, match=f"your lrn {call}, which is the thing this exercise asks you to write"):
@@ -152,7 +151,7 @@ def test_pca_lighting_check_accepts_the_formula():
 
 
 def test_pca_lighting_check_rejects_delegation():
-    with pytest.raises(AssertionError, match=r"your pca_lighting calls d2lnets.augment.pca_lighting, which is the"):
+    with pytest.raises(AssertionError, match=r"your pca_lighting calls d2lnets[.\w]*\.augment\.pca_lighting, which "):
         check_pca_lighting(lambda X, eigvals, eigvecs, alphas: augment.pca_lighting(X, eigvals, eigvecs, alphas=alphas))
 
 
@@ -210,8 +209,8 @@ def test_rgb_pca_check_accepts_the_reference():
 
 
 @pytest.mark.parametrize("delegating, call", [
-    (augment.pca_components, "is d2lnets.augment.pca_components"),
-    (lambda images: augment.pca_components(images), "calls d2lnets.augment.pca_components"),
+    (augment.pca_components, r"is d2lnets[.\w]*\.augment\.pca_components"),
+    (lambda images: augment.pca_components(images), r"calls d2lnets[.\w]*\.augment\.pca_components"),
     (lambda images: torch.pca_lowrank(images.transpose(0, 1).reshape(3, -1).T, q=3)[1:], "calls torch.pca_lowrank"),
 ])
 def test_rgb_pca_check_rejects_delegation(delegating, call):

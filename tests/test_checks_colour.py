@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
-from d2lnets.checks.colour import RESNEXT, _CROP_CASES, _average, _crops, _net, check_resnext_block, check_ten_crop
+from d2lnets.checks.colour import _CROP_CASES, RESNEXT, _average, _crops, _net, check_resnext_block, check_ten_crop
 from d2lnets.checks.hints import named
 
 pytestmark = pytest.mark.usefixtures("one_thread")

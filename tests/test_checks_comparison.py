@@ -30,7 +30,9 @@ def make_block(relus=(True, True, True), ones_out=None, n_ones=2):
     return nin_block
 
 
-def make_head(pool="avg", flatten=True, dense=False, block=make_block(), dropout=False):
+def make_head(pool="avg", flatten=True, dense=False, block=None, dropout=False):
+    block = block or make_block()
+
     def nin_head(in_channels, num_classes):
         layers = [nn.Dropout(0.5)] if dropout else []
         if dense:

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 from torchvision.models.densenet import _DenseLayer as TorchvisionDenseLayer
 
-from d2lnets.checks.densenet import check_bottleneck_layer, check_dense_block
 import d2lnets as d2l
+from d2lnets.checks.densenet import check_bottleneck_layer, check_dense_block
 from d2lnets.checks.hints import named
 from d2lnets.models.densenet import _DenseLayer
 

@@ -79,9 +79,9 @@ class _Holder:
 
 
 @pytest.mark.parametrize("answer, says", [
-    (lambda layers: _helper(layers), "calls d2lnets.shapes.receptive_field"),          # an alias in a helper
-    (lambda layers: _Holder.method(layers), "calls d2lnets.shapes.receptive_field"),   # through a class
-    (lambda layers: getattr(d2l, "receptive" + "_field")(layers), "calls d2lnets.shapes.receptive_field"),
+    (lambda layers: _helper(layers), r"calls d2lnets[.\w]*\.shapes\.receptive_field"),          # an alias in a helper
+    (lambda layers: _Holder.method(layers), r"calls d2lnets[.\w]*\.shapes\.receptive_field"),   # through a class
+    (lambda layers: getattr(d2l, "receptive" + "_field")(layers), r"calls d2lnets[.\w]*\.shapes\.receptive_field"),
     (lambda X: getattr(F, "drop" + "out")(X, 0.5), "calls torch.nn.functional.dropout"),
     (lambda X: torch.ops.aten.dropout(X, 0.5, True), None),                              # not in this rule
     (lambda X: type("Mine", (nn.BatchNorm2d,), {})(1)(X), "runs a torch.nn.BatchNorm2d|calls torch.nn.BatchNorm2d"),
@@ -102,14 +102,14 @@ def test_the_source_scan_sees_a_call_on_a_path_the_check_does_not_take():
             return d2l.receptive_field(layers)
         return 3
 
-    with pytest.raises(Delegation, match="calls d2lnets.shapes.receptive_field"):
+    with pytest.raises(Delegation, match=r"calls d2lnets[.\w]*\.shapes\.receptive_field"):
         check(receptive_field, [(3, 1)])
 
 
 def test_the_source_scan_sees_an_import_of_a_package_not_imported_yet():
     def layer_cost(layer, input_shape):
         if input_shape is None:
-            import torchinfo   # not installed here: only the scan can see it
+            import torchinfo  # not installed here: only the scan can see it
             return torchinfo.summary(layer)
         return 0, 0
 

@@ -82,6 +82,21 @@ def _average(net: nn.Module, crops: list[Tensor], how: str = "softmax") -> Tenso
     return logits.softmax(dim=1 if how == "batch" else -1).mean(0)
 
 
+# The catalogued mistakes: how _average and _crops compute each, what the check says, the hint that helps.
+_CROP_MISTAKES = [
+    ({"how": "logits"}, "you averaged the logits: turn each crop's logits into probabilities with a softmax "
+     "over the classes first, then average", 2),
+    ({"how": "votes"}, "you averaged the predicted classes: average the probabilities themselves", 3),
+    ({"how": "batch"}, "your softmax runs over the batch (dim 0): each image's probabilities add up to one over "
+     "the classes, dim=1", 2),
+    ({"flip_dim": None}, "these are the five crops only: add their horizontal flips, mirrored left to right", 1),
+    ({"flip_dim": -2}, "your flips turn the crops upside down: a horizontal flip mirrors left and right, the last "
+     "axis (dims=[-1])", 1),
+    ({"corner": 1}, "your corner crops start a pixel in from the edges: the bottom-right crop ends at the last "
+     "row and column, X[..., H - size:, W - size:]", 1),
+    ({"centre": 1}, "your centre crop is off by one: it starts at ((H - size) // 2, (W - size) // 2)", 1),
+]
+
 # (batch, height, width, size): the centre at an even offset, rectangles, a crop that fills one side
 _CROP_CASES = [(3, 12, 16, 8), (2, 11, 9, 7), (2, 10, 14, 10)]
 
@@ -110,25 +125,10 @@ def check_ten_crop(ten_crop_predict: Callable[[nn.Module, Tensor, int], Tensor])
         want = _average(net, _crops(X, size))
         if torch.allclose(got, want, atol=1e-5):
             continue
-        mistakes = [
-            (lambda: _average(net, _crops(X, size), "logits"), "you averaged the logits: turn each crop's logits "
-             "into probabilities with a softmax over the classes first, then average", 2),
-            (lambda: _average(net, _crops(X, size), "votes"), "you averaged the predicted classes: average the "
-             "probabilities themselves", 3),
-            (lambda: _average(net, _crops(X, size), "batch"), "your softmax runs over the batch (dim 0): each "
-             "image's probabilities add up to one over the classes, dim=1", 2),
-            (lambda: _average(net, _crops(X, size, flip_dim=None)), "these are the five crops only: add their "
-             "horizontal flips, mirrored left to right", 1),
-            (lambda: _average(net, _crops(X, size, flip_dim=-2)), "your flips turn the crops upside down: a "
-             "horizontal flip mirrors left and right, the last axis (dims=[-1])", 1),
-            (lambda: _average(net, _crops(X, size, corner=1)), "your corner crops start a pixel in from the edges: "
-             "the bottom-right crop ends at the last row and column, X[..., H - size:, W - size:]", 1),
-            (lambda: _average(net, _crops(X, size, centre=1)), "your centre crop is off by one: it starts at "
-             "((H - size) // 2, (W - size) // 2)", 1),
-        ]
-        for wrong, why, hint in mistakes:
+        for mistake, why, hint in _CROP_MISTAKES:
+            how = mistake.get("how", "softmax")
             try:
-                wrong = wrong()
+                wrong = _average(net, _crops(X, size, **{k: v for k, v in mistake.items() if k != "how"}), how)
             except RuntimeError:   # a crop that does not fit this image
                 continue
             if torch.allclose(got, wrong, atol=1e-5):

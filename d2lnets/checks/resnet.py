@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.resnet import BasicBlock, Residual as _Residual
+from ..models.resnet import BasicBlock
 from ..models.resnet import Bottleneck as _PackageBottleneck
+from ..models.resnet import Residual as _Residual
 from ..shapes import num_params
 from ._bottleneck import Spec, bns, check_block, convs
 from ._forbid import forbids

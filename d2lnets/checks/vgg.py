@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from .. import shapes
-from ..models.vgg import make_features, vgg_block as _vgg_block
+from ..models.vgg import make_features
+from ..models.vgg import vgg_block as _vgg_block
 from ..shapes import num_params
 from ._forbid import forbids, guard
 from ._util import call, expect
@@ -88,7 +89,7 @@ def check_receptive_field(receptive_field: Callable[[list[tuple[int, int]]], int
     """Chapter 3: the receptive field of a stack of (kernel, stride) layers, input to output."""
     expect(receptive_field, "check_receptive_field", "receptive_field(layers)", "function")
     got = {}
-    for layers, want in _RF_CASES:
+    for layers, _ in _RF_CASES:
         value = call(receptive_field, "receptive_field", list(layers))
         assert isinstance(value, numbers.Integral) and not isinstance(value, bool), (
             f"receptive_field({layers}) returned {value!r} ({type(value).__name__}); a receptive field "
