@@ -257,7 +257,8 @@ def progress_main(argv: list[str] | None = None) -> int:
         print(f"error: {folder} holds no chapters to show progress for.{hint}", file=sys.stderr)
         return 2
     record, total, solved = progress.load(folder), 0, 0
-    print(f"Your progress ({folder / progress.RECORD}):")
+    print(f"Your progress ({folder / progress.RECORD}):" if record else
+          f"Nothing solved yet: `make check` records in {folder / progress.RECORD} when you first solve each exercise.")
     for path in chapter_notebooks(folder):
         nb = nbformat.read(path, as_version=4)
         mine = record.get(nb.metadata.get("d2lnets", {}).get("chapter") or path.stem, {})

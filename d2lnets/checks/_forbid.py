@@ -19,9 +19,8 @@ guards, together, every time the check runs the learner's code (:func:`d2lnets.c
 
 An entry is an object, a dotted name (``"torch.nn.functional.dropout"``; a module name forbids
 everything defined in it) or a pair ``(entry, "runs the layer, ...")`` for a message of its own
-(the words after "which"). Dotted
-names are looked up among the modules already imported (torch and torchvision may be imported);
-nothing here imports a module that plots.
+(the words after "which"). Dotted names are looked up among the modules already imported (torch's
+and torchvision's may be imported); nothing here imports a module that plots.
 """
 from __future__ import annotations
 
@@ -337,7 +336,10 @@ def _scan(answer: object, rule: Rule, resolved: _Resolved, who: str) -> None:
             tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
         except (OSError, TypeError, SyntaxError, IndentationError):
             continue
-        names = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
+        try:
+            names = {**fn.__globals__, **inspect.getclosurevars(fn).nonlocals}
+        except (TypeError, ValueError):
+            names = dict(fn.__globals__)
         imported = {}   # names bound by imports inside the answer -> dotted names
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
