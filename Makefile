@@ -92,16 +92,16 @@ reset: $(STAMP)
 	@test -n "$(NB)" || { echo "say which chapter: make reset NB=02"; exit 2; }
 	$(BIN)/d2lnets reset $(NB)
 
-# A hint for an exercise, a step closer each time: `make hint NB=02 EX=1` (`N=2`: hint 2 itself).
+# A hint when you are stuck: `make hint NB=02 EX=1` (the first), `make hint NB=02 EX=1 N=2` (the second).
 EX ?=
 N ?=
 hint: $(STAMP)
-	@test -n "$(NB)" -a -n "$(EX)" || { echo "say which exercise: make hint NB=02 EX=1"; exit 2; }
-	$(BIN)/d2lnets hint $(NB) $(EX) $(N)
+	@test -n "$(NB)" -a -n "$(EX)" || { echo "say which exercise: make hint NB=02 EX=1 (N=2 for the second hint)"; exit 2; }
+	@$(BIN)/d2lnets hint $(NB) $(EX) $(N)
 
-# When you first solved each exercise (kept beside your copies, in exercises/).
+# When you first solved each exercise (make check keeps the record in exercises/.progress.json).
 progress: $(STAMP)
-	$(BIN)/d2lnets progress
+	@$(BIN)/d2lnets progress
 
 # The whole suite: unit tests, then every chapter executed top to bottom in the smoke profile.
 test: setup $(DOCS_STAMP)

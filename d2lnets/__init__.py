@@ -27,6 +27,7 @@ from .analysis import (
     receptive_field,
     summary,
 )
+from .checks.hints import hint
 from .core import precision
 from .core.config import Profile, default_device, profile, set_seed, try_gpu
 from .course import Recipe, compare, list_recipes, recipe
@@ -99,7 +100,7 @@ __all__ = [
     "ModelMismatchError", "load_model", "model_path", "runs_dir", "save_model", "record_result", "records", "report",
     "Recipe", "list_recipes", "recipe", "compare",
     # exercises
-    "checks",
+    "checks", "hint",
 ]
 
 

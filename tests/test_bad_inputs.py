@@ -190,11 +190,12 @@ CHECKS = [
     (checks.check_bottleneck_layer, "BottleneckLayer", "class"),
     (checks.check_bottleneck, "Bottleneck", "class"),
     (checks.check_rgb_pca, "rgb_pca", "function"),
-    (checks.check_cheapest_above, "cheapest_above", "function"),
-    (checks.check_conv_macs, "conv_macs", "function"),
-    (checks.check_grouped_conv_params, "grouped_conv_params", "function"),
-    (checks.check_two_towers, "two_towers", "function"),
-    (checks.check_alexnet_sizes, "alexnet_sizes", "function"),
+    (checks.check_batch_norm, "BatchNorm2d", "class"),
+    (functools.partial(checks.check_nin, nin_head=lambda c, n: None), "nin_block", "factory"),
+    (functools.partial(checks.check_nin, lambda c, o, k, s, p: None), "nin_head", "factory"),
+    (checks.check_inception, "Inception", "class"),
+    (checks.check_resnext_block, "ResNeXtBlock", "class"),
+    (checks.check_ten_crop, "ten_crop_predict", "function"),
     (checks.check_dense_block, "DenseBlock", "class"),
     (checks.check_residual, "Residual", "class"),
     (checks.check_modern_lenet, "modern_lenet", "factory or module"),
@@ -205,7 +206,7 @@ def check_rows():
     """None, a string, a class instead of a function or factory, a built module instead of the class."""
     rows = []
     for check, name, kind in CHECKS:
-        cname = check.__name__
+        cname = getattr(check, "__name__", None) or check.func.__name__
         rows += [
             pytest.param(functools.partial(call_check, check, None), Raises(AssertionError, "got None"),
                          id=f"{cname}(None)"),

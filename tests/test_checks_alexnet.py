@@ -3,8 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import d2lnets as d2l
 from d2lnets import augment
 from d2lnets.checks.alexnet import check_dropout, check_lrn, check_pca_lighting, check_rgb_pca
+from d2lnets.checks.hints import named
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -34,27 +36,39 @@ def make_lrn(divide_alpha=True, power=True, across="channels", lo=None, hi=None,
     return lrn
 
 
-def test_lrn_check_accepts_the_formula_and_torch():
+def test_lrn_check_accepts_the_formula():
     check_lrn(make_lrn())
-    check_lrn(lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: torch.nn.LocalResponseNorm(size, alpha, beta, k)(X))
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (make_lrn(divide_alpha=False), r"paper's / TensorFlow's convention.*Divide alpha by size"),
-    (make_lrn(power=False), "the power beta is missing"),
-    (make_lrn(across="space"), "spatial neighbours"),
-    (make_lrn(lo=lambda s: (s - 1) // 2, hi=lambda s: s // 2), "off-centre"),   # right for odd sizes only
-    (make_lrn(lo=lambda s: 0, hi=lambda s: s - 1), "off-centre"),               # window starts at c
-    (make_lrn(count_clipped=True), "clipped"),
-    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: X, "off-centre|differs"),   # identity
-    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: X[:, :1], "shape"),
-    (lambda X, size=5, alpha=1e-4, beta=0.75, k=1.0:
-        torch.nn.LocalResponseNorm(size, alpha, beta, k)(X), "defaults"),          # wrong default k
+@pytest.mark.parametrize("delegating, call", [
+    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: torch.nn.LocalResponseNorm(size, alpha, beta, k)(X),
+     "runs a torch.nn.LocalResponseNorm"),
+    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: F.local_response_norm(X, size, alpha, beta, k),
+     "calls torch.nn.functional.local_response_norm"),
+    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: d2l.LocalResponseNorm(size, alpha, beta, k)(X),
+     r"runs a d2lnets[.\w]*\.layers\.LocalResponseNorm \(d2l.LocalResponseNorm\)"),
 ])
-def test_lrn_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_lrn_check_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your lrn {call}, which is the thing this exercise asks you to write"):
+        check_lrn(delegating)
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (_stub, "not written yet", None),
+    (make_lrn(divide_alpha=False), r"paper's / TensorFlow's convention.*Divide alpha by size", 3),
+    (make_lrn(power=False), "the power beta is missing", 3),
+    (make_lrn(across="space"), "spatial neighbours", 1),
+    (make_lrn(lo=lambda s: (s - 1) // 2, hi=lambda s: s // 2), "off-centre", 2),   # right for odd sizes only
+    (make_lrn(lo=lambda s: 0, hi=lambda s: s - 1), "off-centre", 2),               # window starts at c
+    (make_lrn(count_clipped=True), "clipped", 2),
+    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: X, "off-centre|differs", None),   # identity
+    (lambda X, size=5, alpha=1e-4, beta=0.75, k=2.0: X[:, :1], "shape", None),
+    (lambda X, size=5, alpha=1e-4, beta=0.75, k=1.0: make_lrn()(X, size, alpha, beta, k), "defaults", 3),
+])
+def test_lrn_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_lrn(wrong)
+    assert hint is None or named(str(failure.value)) == ("02", "1", hint)
 
 
 # --- dropout ---------------------------------------------------------------------------------
@@ -80,28 +94,48 @@ def make_dropout(scale=True, eval_drops=False, keep_prob_swapped=False, multiply
     return dropout_layer
 
 
-def test_dropout_check_accepts_the_book_answer_and_torch():
+def test_dropout_check_accepts_the_book_answer():
     check_dropout(make_dropout())
-    check_dropout(lambda X, p, training=True: F.dropout(X, p, training))
+    check_dropout(lambda X, p, training=True: X * torch.bernoulli(torch.full_like(X, 1 - p)) / (1 - p)
+                  if training and p < 1 else (X if not training else torch.zeros_like(X)))
     state = torch.get_rng_state()
     check_dropout(make_dropout())
     assert torch.equal(state, torch.get_rng_state()), "the check must leave the learner's RNG alone"
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (make_dropout(scale=False), r"forgot the 1/\(1-p\) scaling"),
-    (make_dropout(eval_drops=True), "training=False"),
-    (make_dropout(multiply=True), "multiplied the survivors by 1 - p"),
-    (make_dropout(keep_prob_swapped=True), "probability of DROPPING"),
-    (make_dropout(inplace=True), "in place"),
-    (make_dropout(p1_special=False), "NaN"),
-    (make_dropout(fixed_mask=True), "same elements"),
-    (lambda X, p, training=True: X, "fraction p"),
+_helper = F.dropout   # an alias made before the check runs, called from a helper
+
+
+def _my_dropout(X, p, training=True):
+    return _helper(X, p, training)
+
+
+@pytest.mark.parametrize("delegating, call", [
+    (lambda X, p, training=True: F.dropout(X, p, training), "calls torch.nn.functional.dropout"),
+    (_my_dropout, "calls torch.nn.functional.dropout"),
+    (lambda X, p, training=True: torch.nn.Dropout(p)(X) if training else X, "runs a torch.nn.Dropout"),
+    (lambda X, p, training=True: torch.dropout(X, p, training), "calls torch.dropout"),
 ])
-def test_dropout_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_dropout_check_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your dropout_layer {call}, which is the thing"):
+        check_dropout(delegating)
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (_stub, "not written yet", None),
+    (make_dropout(scale=False), r"forgot the 1/\(1-p\) scaling", 2),
+    (make_dropout(eval_drops=True), "training=False", 3),
+    (make_dropout(multiply=True), "multiplied the survivors by 1 - p", 2),
+    (make_dropout(keep_prob_swapped=True), "probability of DROPPING", 1),
+    (make_dropout(inplace=True), "in place", 3),
+    (make_dropout(p1_special=False), "NaN", 3),
+    (make_dropout(fixed_mask=True), "same elements", 1),
+    (lambda X, p, training=True: X, "fraction p", 1),
+])
+def test_dropout_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_dropout(wrong)
+    assert hint is None or named(str(failure.value)) == ("02", "2", hint)
 
 
 # --- PCA lighting ----------------------------------------------------------------------------
@@ -116,20 +150,26 @@ def test_pca_lighting_check_accepts_the_formula():
                        X + torch.einsum("ci,bi->bc", eigvecs, alphas * eigvals)[:, :, None, None])
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (lambda X, ev, V, a: X + (V @ ev)[None, :, None, None], "same shift for every image"),
-    (lambda X, ev, V, a: X * (V @ (a * ev).T).T[:, :, None, None], "multiplied"),
-    (lambda X, ev, V, a: X * (1 + (V @ (a * ev).T).T[:, :, None, None]), "multiplied"),
-    (lambda X, ev, V, a: X + (V.T @ (a * ev).T).T[:, :, None, None], "transposed"),
-    (lambda X, ev, V, a: X + (V @ a.T).T[:, :, None, None], "left out the eigenvalues"),
-    (lambda X, ev, V, a: X + (V @ (a * ev.sqrt()).T).T[:, :, None, None], "differs"),
-    (lambda X, ev, V, a: X.add_((V @ (a * ev).T).T[:, :, None, None]), "in place"),
-    (lambda X, ev, V, a: (V @ (a * ev).T).T, "shape"),
+def test_pca_lighting_check_rejects_delegation():
+    with pytest.raises(AssertionError, match=r"your pca_lighting calls d2lnets[.\w]*\.augment\.pca_lighting, which "):
+        check_pca_lighting(lambda X, eigvals, eigvecs, alphas: augment.pca_lighting(X, eigvals, eigvecs, alphas=alphas))
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (_stub, "not written yet", None),
+    (lambda X, ev, V, a: X + (V @ ev)[None, :, None, None], "same shift for every image", 2),
+    (lambda X, ev, V, a: X * (V @ (a * ev).T).T[:, :, None, None], "multiplied", 3),
+    (lambda X, ev, V, a: X * (1 + (V @ (a * ev).T).T[:, :, None, None]), "multiplied", 3),
+    (lambda X, ev, V, a: X + (V.T @ (a * ev).T).T[:, :, None, None], "transposed", 2),
+    (lambda X, ev, V, a: X + (V @ a.T).T[:, :, None, None], "left out the eigenvalues", 1),
+    (lambda X, ev, V, a: X + (V @ (a * ev.sqrt()).T).T[:, :, None, None], "differs", None),
+    (lambda X, ev, V, a: X.add_((V @ (a * ev).T).T[:, :, None, None]), "in place", 3),
+    (lambda X, ev, V, a: (V @ (a * ev).T).T, "shape", None),
 ])
-def test_pca_lighting_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_pca_lighting_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_pca_lighting(wrong)
+    assert hint is None or named(str(failure.value)) == ("02", "3b", hint)
 
 
 # --- the eigen-decomposition behind PCA lighting ---------------------------------------------
@@ -158,9 +198,8 @@ def make_rgb_pca(centre="all", rows=False, ascending=False, first_image_only=Fal
     return rgb_pca
 
 
-def test_rgb_pca_check_accepts_the_reference_and_the_package():
+def test_rgb_pca_check_accepts_the_reference():
     check_rgb_pca(make_rgb_pca())
-    check_rgb_pca(augment.pca_components)
     # torch.cov with n rather than n - 1 and with flipped eigenvector signs is as right
     def with_cov(images):
         pixels = images.permute(1, 0, 2, 3).flatten(1)
@@ -169,21 +208,32 @@ def test_rgb_pca_check_accepts_the_reference_and_the_package():
     check_rgb_pca(with_cov)
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (make_rgb_pca(centre=None), "did not subtract the mean colour"),
-    (make_rgb_pca(rows=True), "ROWS"),
-    (make_rgb_pca(first_image_only=True), "first image only"),
-    (make_rgb_pca(ascending=True), "ascending order"),
-    (make_rgb_pca(reshape_wrong=True), "channel axis is dim 1"),
-    (make_rgb_pca(centre="image"), "each image's own mean colour"),
-    (make_rgb_pca(sqrt=True), "standard deviations"),
-    (make_rgb_pca(inplace=True), "in place"),
-    (lambda images: augment.pca_components(images)[0], "pair"),
-    (lambda images: (torch.ones(3), torch.eye(3)), "differ"),
-    (lambda images: tuple(t.numpy() for t in augment.pca_components(images)), "two tensors"),
-    (lambda images: (torch.ones(4), torch.eye(4)), "shape"),
+@pytest.mark.parametrize("delegating, call", [
+    (augment.pca_components, r"is d2lnets[.\w]*\.augment\.pca_components"),
+    (lambda images: augment.pca_components(images), r"calls d2lnets[.\w]*\.augment\.pca_components"),
+    (lambda images: torch.pca_lowrank(images.transpose(0, 1).reshape(3, -1).T, q=3)[1:], "calls torch.pca_lowrank"),
 ])
-def test_rgb_pca_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_rgb_pca_check_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your rgb_pca {call}, which is the thing"):
+        check_rgb_pca(delegating)
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (_stub, "not written yet", None),
+    (make_rgb_pca(centre=None), "did not subtract the mean colour", 2),
+    (make_rgb_pca(rows=True), "ROWS", 3),
+    (make_rgb_pca(first_image_only=True), "first image only", 1),
+    (make_rgb_pca(ascending=True), "ascending order", 3),
+    (make_rgb_pca(reshape_wrong=True), "channel axis is dim 1", 1),
+    (make_rgb_pca(centre="image"), "each image's own mean colour", 2),
+    (make_rgb_pca(sqrt=True), "standard deviations", 3),
+    (make_rgb_pca(inplace=True), "in place", 2),
+    (lambda images: make_rgb_pca()(images)[0], "pair", None),
+    (lambda images: (torch.ones(3), torch.eye(3)), "differ", None),
+    (lambda images: tuple(t.numpy() for t in make_rgb_pca()(images)), "two tensors", None),
+    (lambda images: (torch.ones(4), torch.eye(4)), "shape", None),
+])
+def test_rgb_pca_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_rgb_pca(wrong)
+    assert hint is None or named(str(failure.value)) == ("02", "3a", hint)

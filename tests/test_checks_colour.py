@@ -1,12 +1,13 @@
-"""The appendix's checks accept the reference answers and reject the stub and the usual mistakes."""
-import math
-
+"""The appendix's checks (ResNeXt's block, ten-crop testing) accept the reference answers and reject
+delegation, the stub and each catalogued mistake with its own message and hint."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models import resnet as tv_resnet
 
-from d2lnets.checks.colour import check_alexnet_sizes, check_grouped_conv_params, check_two_towers
+from d2lnets.checks.colour import _CROP_CASES, RESNEXT, _average, _crops, _net, check_resnext_block, check_ten_crop
+from d2lnets.checks.hints import named
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -15,160 +16,163 @@ def _stub(*args, **kwargs):
     raise NotImplementedError
 
 
-# --- a grouped convolution's parameters ---------------------------------------------------------------
+# --- ResNeXt's block ----------------------------------------------------------------------------------
 
-def grouped_conv_params(c_in, c_out, kernel, groups, bias=True):
-    return c_in // groups * c_out * kernel * kernel + (c_out if bias else 0)
+def make_resnext(width="right", group_3x3=True, group_1x1=False, project=True, stride_on="conv2", final_relu=True):
+    """ResNeXt's block as torchvision builds it, written out, or with a catalogued mistake."""
+
+    class ResNeXtBlock(nn.Module):
+        def __init__(self, in_channels, channels, stride=1, groups=32, width_per_group=4):
+            super().__init__()
+            inner = {"right": channels * width_per_group // 64 * groups, "resnet": channels,
+                     "no64": channels * width_per_group * groups, "fixed": width_per_group * groups}[width]
+            out, g1 = 4 * channels, groups if group_1x1 else 1
+            self.conv1 = nn.Conv2d(in_channels, inner, 1, stride=stride if stride_on == "conv1" else 1, bias=False,
+                                   groups=g1 if in_channels % g1 == 0 else 1)
+            self.bn1 = nn.BatchNorm2d(inner)
+            self.conv2 = nn.Conv2d(inner, inner, 3, stride=stride if stride_on == "conv2" else 1, padding=1,
+                                   groups=groups if group_3x3 else 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(inner)
+            self.conv3 = nn.Conv2d(inner, out, 1, bias=False, groups=g1)
+            self.bn3 = nn.BatchNorm2d(out)
+            self.downsample = None
+            if project and (stride != 1 or in_channels != out):
+                self.downsample = nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False),
+                                                nn.BatchNorm2d(out))
+
+        def forward(self, X):
+            Y = F.relu(self.bn1(self.conv1(X)))
+            Y = F.relu(self.bn2(self.conv2(Y)))
+            Y = self.bn3(self.conv3(Y)) + (X if self.downsample is None else self.downsample(X))
+            return F.relu(Y) if final_relu else Y
+
+    return ResNeXtBlock
 
 
-def test_the_paper_layers_counts_are_torchs():
-    """Outside reference: nn.Conv2d of the paper's conv2 (two towers) and the formula."""
-    conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
-    assert sum(p.numel() for p in conv2.parameters()) == grouped_conv_params(96, 256, 5, 2) == 307_456
+def test_resnext_check_accepts_the_block():
+    check_resnext_block(make_resnext())
 
 
-def test_grouped_params_check_accepts():
-    check_grouped_conv_params(grouped_conv_params)
-    check_grouped_conv_params(lambda c_in, c_out, kernel, groups, bias=True:
-                              c_in / groups * c_out * kernel ** 2 + bias * c_out)      # floats of whole value
-    check_grouped_conv_params(lambda c_in, c_out, kernel, groups, bias=True: sum(
-        p.numel() for p in nn.Conv2d(c_in, c_out, kernel, groups=groups, bias=bias).parameters()))
+def test_the_written_out_block_is_torchvisions_resnext50_block():
+    """Outside reference: torchvision's ResNeXt-50 32x4d builds its blocks as the written-out one does."""
+    net = tv_resnet.resnext50_32x4d()   # random weights, nothing downloaded
+    theirs = net.layer2[0].eval()
+    mine = make_resnext()(256, 128, stride=2).eval()
+    mine.load_state_dict(theirs.state_dict())
+    X = torch.randn(1, 256, 8, 8)
+    torch.testing.assert_close(mine(X), theirs(X))
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (lambda c_in, c_out, k, g, bias=True: c_in * c_out * k * k + c_out * bias, "ignores groups"),
-    (lambda c_in, c_out, k, g, bias=True: c_in * g * c_out * k * k + c_out * bias, "multiplies by groups"),
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * (c_out // g) * k * k + c_out * bias, "divides c_out"),
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out // g * bias, "divides the biases"),
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k, "biases are missing"),
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out, "bias=False there are no biases"),
-    # the bias switch reversed
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k * k + c_out * (not bias), "biases are missing"),
-    (lambda c_in, c_out, k, g, bias=True: c_in // g * c_out * k + c_out * bias, "k \\* k"),
-    (lambda c_in, c_out, k, g, bias=True: grouped_conv_params(c_in, c_out, k, g, bias) + 1, "not the number"),
-    (lambda c_in, c_out, k, g, bias=True: str(grouped_conv_params(c_in, c_out, k, g, bias)), "must return a number"),
-    (lambda c_in, c_out, k, g: grouped_conv_params(c_in, c_out, k, g), "TypeError"),         # no bias argument
-    (grouped_conv_params(96, 256, 5, 2), "not a value it returned"),
+def test_the_cases_tell_the_widths_apart():
+    from d2lnets.checks._bottleneck import inner_width, resolved
+
+    for case in RESNEXT.cases:
+        _, channels, _, groups, wpg = resolved(case)
+        assert len({inner_width(case), channels, channels * wpg * groups, wpg * groups}) == 4, case
+
+
+class Stub(nn.Module):
+    def __init__(self, in_channels, channels, stride=1, groups=32, width_per_group=4):
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (Stub, "ResNeXtBlock is not written yet", None),
+    (make_resnext(width="resnet"), "that is ResNet's width, channels", 1),
+    (make_resnext(width="no64"), "divide by 64", 1),
+    (make_resnext(width="fixed"), "the width grows with channels", 1),
+    (make_resnext(group_3x3=False), "the 3x3 convolution has groups=1, expected groups=8", 2),
+    (make_resnext(group_1x1=True), "a 1x1 convolution is grouped", 2),
+    (make_resnext(project=False), "needs a 1x1 projection", 3),
+    (make_resnext(stride_on="conv1"), "the first 1x1 convolution has the stride", 1),
+    (make_resnext(final_relu=False), "the last ReLU is missing", 3),
+    (lambda in_channels, channels, stride=1: make_resnext()(in_channels, channels, stride), "raised TypeError", None),
 ])
-def test_grouped_params_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
-        check_grouped_conv_params(wrong)
+def test_resnext_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
+        check_resnext_block(wrong)
+    assert hint is None or named(str(failure.value)) == ("07", "1", hint)
 
 
-def test_grouped_params_messages_never_print_the_answer():
-    with pytest.raises(AssertionError) as e:
-        check_grouped_conv_params(lambda c_in, c_out, k, g, bias=True: 1)
-    assert str(grouped_conv_params(96, 256, 5, 2)) not in str(e.value)
+def test_resnext_check_rejects_torchvisions_block():
+    def ResNeXtBlock(in_channels, channels, stride=1, groups=32, width_per_group=4):
+        out = 4 * channels
+        down = None
+        if stride != 1 or in_channels != out:
+            down = nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+        return tv_resnet.Bottleneck(in_channels, channels, stride, down, groups=groups, base_width=width_per_group)
+
+    with pytest.raises(AssertionError, match="your ResNeXtBlock calls torchvision.models.resnet.Bottleneck"):
+        check_resnext_block(ResNeXtBlock)
 
 
-# --- the two towers --------------------------------------------------------------------------------------
+# --- ten-crop testing ------------------------------------------------------------------------------
 
-def two_towers(X, weight, bias, padding):
-    half, out = X.shape[1] // 2, weight.shape[0] // 2
-    y0 = F.conv2d(X[:, :half], weight[:out], bias[:out], padding=padding)
-    y1 = F.conv2d(X[:, half:], weight[out:], bias[out:], padding=padding)
-    return torch.cat([y0, y1], dim=1)
-
-
-def make_towers(x_swap=False, out_swap=False, interleave=False, no_bias=False, pad=True, full_input=False):
-    def towers(X, weight, bias, padding):
-        half, out = X.shape[1] // 2, weight.shape[0] // 2
-        x0, x1 = (X[:, 0::2], X[:, 1::2]) if interleave else (X[:, :half], X[:, half:])
-        if x_swap:
-            x0, x1 = x1, x0
-        if full_input:
-            x0 = x1 = X
-        b0, b1 = (None, None) if no_bias else (bias[:out], bias[out:])
-        p = padding if pad else 0
-        y0, y1 = F.conv2d(x0, weight[:out], b0, padding=p), F.conv2d(x1, weight[out:], b1, padding=p)
-        return torch.cat([y1, y0] if out_swap else [y0, y1], dim=1)
-    return towers
+def make_ten_crop(average="softmax", flips=True, flip_dim=-1, corner=0, centre=0, softmax_dim=1, train=False):
+    def ten_crop_predict(net, X, size):
+        H, W = X.shape[-2:]
+        a, t, l = corner, (H - size) // 2 + centre, (W - size) // 2 + centre
+        crops = [X[..., a:a + size, a:a + size], X[..., a:a + size, W - size - a:W - a],
+                 X[..., H - size - a:H - a, a:a + size], X[..., H - size - a:H - a, W - size - a:W - a],
+                 X[..., t:t + size, l:l + size]]
+        if flips:
+            crops += [c.flip(flip_dim) for c in crops]
+        with torch.no_grad():
+            logits = torch.stack([net(c) for c in crops])
+        if average == "logits":
+            return logits.mean(0)
+        if average == "votes":
+            return F.one_hot(logits.argmax(-1), logits.shape[-1]).float().mean(0)
+        return logits.softmax(dim=softmax_dim + 1).mean(0)
+    return ten_crop_predict
 
 
-def test_two_towers_check_accepts():
-    check_two_towers(two_towers)
-    check_two_towers(lambda X, weight, bias, padding: F.conv2d(X, weight, bias, padding=padding, groups=2))
+def test_ten_crop_check_accepts_the_answer():
+    check_ten_crop(make_ten_crop())
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (make_towers(x_swap=True), "wrong half of the input"),
-    (make_towers(out_swap=True), "wrong order"),
-    (make_towers(x_swap=True, out_swap=True), "two towers are swapped"),
-    (make_towers(interleave=True), "contiguous halves"),
-    (make_towers(no_bias=True), "biases are missing"),
-    (make_towers(pad=False), "pads by padding"),
-    (make_towers(full_input=True), "only its own half"),
-    (lambda X, weight, bias, padding: two_towers(X, weight, bias, padding)[:, :weight.shape[0] // 2],
-     "concatenate"),
-    (lambda X, weight, bias, padding: two_towers(X, weight, bias, padding) * 1.01, "differs"),
-    (lambda X, weight, bias, padding: two_towers(X, weight, bias, padding).tolist(), "must return a tensor"),
-    (lambda X, weight, bias, padding: two_towers(X.mul_(1), weight, bias, padding) if X.add_(1) is X else None,
-     "in place"),
+def test_the_reference_is_torchvisions_ten_crop():
+    """Outside reference: the check's ten crops average to what torchvision's TenCrop gives."""
+    from torchvision.transforms.v2 import functional as TF
+
+    for i, (B, H, W, size) in enumerate(_CROP_CASES):
+        X, net = torch.rand(B, 3, H, W), _net(size, seed=i)
+        with torch.no_grad():
+            theirs = torch.stack([net(c).softmax(dim=1) for c in TF.ten_crop(X, [size, size])]).mean(0)
+        torch.testing.assert_close(_average(net, _crops(X, size)), theirs)
+
+
+def test_the_check_leaves_the_learners_random_numbers_alone():
+    state = torch.get_rng_state()
+    check_ten_crop(make_ten_crop())
+    assert torch.equal(state, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (_stub, "ten_crop_predict is not written yet", None),
+    (make_ten_crop(average="logits"), "you averaged the logits", 2),
+    (make_ten_crop(average="votes"), "you averaged the predicted classes", 3),
+    (make_ten_crop(softmax_dim=0), r"your softmax runs over the batch", 2),
+    (make_ten_crop(flips=False), "these are the five crops only", 1),
+    (make_ten_crop(flip_dim=-2), "upside down", 1),
+    (make_ten_crop(corner=1), "start a pixel in from the edges", 1),
+    (make_ten_crop(centre=1), "your centre crop is off by one", 1),
+    (lambda net, X, size: net(X[..., :size, :size]).softmax(1), r"differs from the average of the ten crops", 1),
+    (lambda net, X, size: net(X[..., :size, :size]).argmax(1), r"expected a tensor of shape \(3, 5\)", 3),
+    (lambda net, X, size: net(X), r"fails .* every crop must be size x size", 1),
 ])
-def test_two_towers_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
-        check_two_towers(wrong)
+def test_ten_crop_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
+        check_ten_crop(wrong)
+    assert hint is None or named(str(failure.value)) == ("07", "2", hint)
 
 
-# --- AlexNet's feature-map sizes ---------------------------------------------------------------------------
+def test_ten_crop_check_rejects_torchvisions_crops():
+    from torchvision import transforms
 
-def alexnet_sizes(size, padding):
-    sizes, w = [], size
-    for k, s, p in [(11, 4, padding), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1), (3, 1, 1), (3, 2, 0)]:
-        w = (w - k + 2 * p) // s + 1
-        sizes.append(w)
-    return sizes
+    def ten_crop_predict(net, X, size):
+        crops = transforms.TenCrop(size)(X)
+        return torch.stack([net(c).softmax(1) for c in crops]).mean(0)
 
-
-def make_sizes(rounding=math.floor, plus_one=1, pad_factor=2, later_padding=True, as_float=False):
-    def sizes_fn(size, padding):
-        sizes, w = [], size
-        layers = [(11, 4, padding), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1), (3, 1, 1), (3, 2, 0)]
-        for i, (k, s, p) in enumerate(layers):
-            p = p if (i == 0 or later_padding) else 0
-            w = (w - k + pad_factor * p) / s + plus_one
-            w = w if as_float else rounding(w)
-            sizes.append(w)
-        return sizes
-    return sizes_fn
-
-
-def test_the_papers_sizes_are_torchs():
-    """Outside reference: the paper network's own maps, at 227 without padding and at 224 with 2."""
-    from d2lnets import models
-
-    for size, padding in ((227, 0), (224, 2)):
-        net = models.alexnet(10, 3, variant="paper")
-        net.features[0].padding = (padding, padding)
-        X, sides = torch.zeros(1, 3, size, size), []
-        for layer in net.features:
-            X = layer(X)
-            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
-                sides.append(X.shape[-1])
-        assert sides == alexnet_sizes(size, padding) == [55, 27, 27, 13, 13, 13, 13, 6]
-    assert alexnet_sizes(224, 0) == [54, 26, 26, 12, 12, 12, 12, 5]
-
-
-def test_alexnet_sizes_check_accepts():
-    check_alexnet_sizes(alexnet_sizes)
-    check_alexnet_sizes(lambda size, padding: torch.tensor(alexnet_sizes(size, padding)))
-
-
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (make_sizes(rounding=math.ceil), "rounds up"),
-    (make_sizes(plus_one=0), r"forgets the \+ 1"),
-    (make_sizes(pad_factor=1), "both sides"),
-    (make_sizes(later_padding=False), "only conv1's padding"),
-    (make_sizes(as_float=True), "fractional|whole numbers"),
-    (make_sizes(rounding=float), "whole numbers"),
-    (lambda size, padding: alexnet_sizes(size, 0), "wrong from conv1"),                     # padding ignored
-    (lambda size, padding: alexnet_sizes(size, padding)[:-1], "list of 8 sizes"),
-    (lambda size, padding: alexnet_sizes(size, padding)[-1], "list of 8 sizes"),
-    (lambda size: alexnet_sizes(size, 0), "TypeError"),
-])
-def test_alexnet_sizes_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
-        check_alexnet_sizes(wrong)
+    with pytest.raises(AssertionError, match="your ten_crop_predict (calls|runs a) torchvision.transforms"):
+        check_ten_crop(ten_crop_predict)

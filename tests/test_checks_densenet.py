@@ -5,7 +5,9 @@ import torch
 from torch import nn
 from torchvision.models.densenet import _DenseLayer as TorchvisionDenseLayer
 
+import d2lnets as d2l
 from d2lnets.checks.densenet import check_bottleneck_layer, check_dense_block
+from d2lnets.checks.hints import named
 from d2lnets.models.densenet import _DenseLayer
 
 
@@ -61,19 +63,41 @@ def test_accepts_the_book_blocks():
     check_dense_block(make_dense_block())
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (Stub, "DenseBlock is not written yet"),
-    (make_dense_block(join="add", widths="same"), "not added"),
-    (make_dense_block(join="replace", widths="chain"), "only the last unit's growth_rate channels"),
-    (make_dense_block(join="last", widths="chain"), "only one unit's output was concatenated"),
-    (make_dense_block(conv_first=True), "BN and ReLU before the convolution"),
-    (make_dense_block(join="cat_reversed"), "new channels come before the old ones"),
-    (make_dense_block(widths="same"), "fails on a batch"),
-    (lambda *a: "not a module", "subclass of nn.Module"),
+@pytest.mark.parametrize("wrong, message, hint", [
+    (Stub, "DenseBlock is not written yet", None),
+    (make_dense_block(join="add", widths="same"), "not added", 2),
+    (make_dense_block(join="replace", widths="chain"), "only the last unit's growth_rate channels", 3),
+    (make_dense_block(join="last", widths="chain"), "only one unit's output was concatenated", 3),
+    (make_dense_block(conv_first=True), "BN and ReLU before the convolution", 1),
+    (make_dense_block(join="cat_reversed"), "new channels come before the old ones", 3),
+    (make_dense_block(widths="same"), "fails on a batch", 2),
+    (lambda *a: "not a module", "subclass of nn.Module", None),
 ])
-def test_dense_block_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_dense_block_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_dense_block(wrong)
+    assert hint is None or named(str(failure.value)) == ("05", "1", hint)
+
+
+class UsesTheBooksUnits(nn.Module):
+    def __init__(self, num_convs, in_channels, growth_rate):
+        super().__init__()
+        self.net = nn.ModuleList(d2l.models.conv_block(in_channels + i * growth_rate, growth_rate)
+                                 for i in range(num_convs))
+
+    def forward(self, X):
+        for blk in self.net:
+            X = torch.cat((X, blk(X)), dim=1)
+        return X
+
+
+@pytest.mark.parametrize("delegating, call", [
+    (d2l.models.DenseBlock, "is d2lnets.models.densenet.DenseBlock"),
+    (UsesTheBooksUnits, "calls d2lnets.models.densenet.conv_block"),
+])
+def test_dense_block_check_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your DenseBlock {call}, which is the thing this exercise"):
+        check_dense_block(delegating)
 
 
 def test_dense_block_check_rejects_a_different_function():
@@ -151,31 +175,36 @@ def test_package_dense_layer_is_torchvisions():
     torch.testing.assert_close(ours.eval()(X), theirs.eval()(X))
 
 
-def test_bottleneck_check_accepts_the_solution_and_torchvision():
+def test_bottleneck_check_accepts_the_solution():
     check_bottleneck_layer(make_bottleneck())
-    check_bottleneck_layer(TorchvisionAppended)
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (StubBottleneck, "BottleneckLayer is not written yet"),
-    (make_bottleneck(join="none"), "only the new channels come out"),
-    (make_bottleneck(join="add"), "fails on a batch.*concatenates them along the channel dimension"),
-    (make_bottleneck(join="add_same"), "adding the new features to the input"),
-    (make_bottleneck(join="cat_reversed"), "new channels come before the old ones"),
-    (make_bottleneck(order="post"), "BN and ReLU before each convolution"),
-    (make_bottleneck(width="k"), "only growth_rate wide"),
-    (make_bottleneck(width="four"), "do not fix it at 4"),
-    (make_bottleneck(width="in"), "whatever the input's width"),
-    (make_bottleneck(kernels=(3, 1)), "the 3x3 convolution comes first"),
-    (make_bottleneck(bias=True), "have biases"),
-    (make_bottleneck(padding=0), "padding=1"),
-    (make_bottleneck(second_relu=False), "computes a different function"),
-    (lambda *a, **k: "not a module", "subclass of nn.Module"),
-    (lambda in_channels, growth_rate: make_bottleneck()(in_channels, growth_rate), "raised TypeError"),
+def test_bottleneck_check_rejects_torchvisions_layer():
+    with pytest.raises(AssertionError, match="your BottleneckLayer calls torchvision.models.densenet._DenseLayer"):
+        check_bottleneck_layer(TorchvisionAppended)
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (StubBottleneck, "BottleneckLayer is not written yet", None),
+    (make_bottleneck(join="none"), "only the new channels come out", 3),
+    (make_bottleneck(join="add"), "fails on a batch.*concatenates them along the channel dimension", 3),
+    (make_bottleneck(join="add_same"), "adding the new features to the input", 3),
+    (make_bottleneck(join="cat_reversed"), "new channels come before the old ones", 3),
+    (make_bottleneck(order="post"), "BN and ReLU before each convolution", 1),
+    (make_bottleneck(width="k"), "only growth_rate wide", 2),
+    (make_bottleneck(width="four"), "do not fix it at 4", 2),
+    (make_bottleneck(width="in"), "whatever the input's width", 2),
+    (make_bottleneck(kernels=(3, 1)), "the 3x3 convolution comes first", 2),
+    (make_bottleneck(bias=True), "have biases", 2),
+    (make_bottleneck(padding=0), "padding=1", 2),
+    (make_bottleneck(second_relu=False), "computes a different function", 1),
+    (lambda *a, **k: "not a module", "subclass of nn.Module", None),
+    (lambda in_channels, growth_rate: make_bottleneck()(in_channels, growth_rate), "raised TypeError", None),
 ])
-def test_bottleneck_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_bottleneck_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_bottleneck_layer(wrong)
+    assert hint is None or named(str(failure.value)) == ("05", "2", hint)
 
 
 def test_bottleneck_check_rejects_a_single_convolution():

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import d2lnets as d2l
+from d2lnets.checks.hints import named
 from d2lnets.checks.lenet import _cost_cases, check_layer_cost
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -55,35 +56,54 @@ def _by_summary(layer, input_shape):
     return row.params, row.macs
 
 
-@pytest.mark.parametrize("solution", [make_cost(), _by_running, _by_summary,
-                                      lambda layer, shape: list(make_cost()(layer, shape)),
+@pytest.mark.parametrize("solution", [make_cost(), lambda layer, shape: list(make_cost()(layer, shape)),
                                       lambda layer, shape: tuple(torch.tensor(v) for v in make_cost()(layer, shape))],
-                         ids=["formula", "running the layer", "summary", "a list", "int tensors"])
+                         ids=["formula", "a list", "int tensors"])
 def test_layer_cost_check_accepts(solution):
     check_layer_cost(solution)
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "layer_cost is not written yet"),
-    (make_cost(bias="never"), r"one number per output channel .*: the bias"),
-    (make_cost(bias="always"), r"with bias=False it has none"),
-    (make_cost(groups=False), r"ignores groups: with groups=g every filter sees only in_channels / g"),
-    (lambda layer, shape: (make_cost()(layer, shape)[0], make_cost(groups=False)(layer, shape)[1]),
-     r"multiply-adds ignore groups"),
-    (make_cost(pixels="input"), r"over the input's pixels.*OUTPUT pixel"),
-    (make_cost(stride=False), r"you ignore the stride"),
-    (make_cost(padding=False), r"you ignore the padding"),
-    (make_cost(mac_factor=2), r"twice what d2l.summary counts.*FLOPs = 2 x MACs"),
-    (make_cost(bias_adds=True), r"not the bias additions"),
-    (make_cost(divide=lambda a, b: a / b), r"a count is a whole number.*use //"),
-    (lambda layer, shape: make_cost()(layer, shape)[0], r"return two numbers, \(params, macs\)"),
-    (lambda layer, shape: make_cost()(layer, shape)[::-1], r"parameters, expected 156"),
-    (lambda layer, shape: (156, 117_600), r"gives 156 parameters, expected 2,416"),
-    (lambda layer: (0, 0), r"raised TypeError"),
+def _by_flop_counter(layer, input_shape):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        layer(torch.zeros(1, *input_shape))
+    return sum(p.numel() for p in layer.parameters()), counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("delegating, call", [
+    (_by_running, "runs a torch.nn.Conv2d, which runs the layer"),
+    (_by_summary, r"calls d2lnets[.\w]*\.summary\.summary \(d2l.summary\)"),
+    (_by_flop_counter, "imports torch.utils.flop_counter.FlopCounterMode, which counts them for you"),
+    (lambda layer, shape: (d2l.num_params(layer), 0), r"calls d2lnets[.\w]*\.shapes\.num_params \(d2l.num_params\)"),
 ])
-def test_layer_cost_check_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_layer_cost_check_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your layer_cost {call}"):
+        check_layer_cost(delegating)
+
+
+@pytest.mark.parametrize("wrong, message, hint", [
+    (_stub, "layer_cost is not written yet", None),
+    (make_cost(bias="never"), r"one number per output channel .*: the bias", 1),
+    (make_cost(bias="always"), r"with bias=False it has none", 1),
+    (make_cost(groups=False), r"ignores groups: with groups=g every filter sees only in_channels / g", 1),
+    (lambda layer, shape: (make_cost()(layer, shape)[0], make_cost(groups=False)(layer, shape)[1]),
+     r"multiply-adds ignore groups", 2),
+    (make_cost(pixels="input"), r"over the input's pixels.*OUTPUT pixel", 3),
+    (make_cost(stride=False), r"you ignore the stride", 3),
+    (make_cost(padding=False), r"you ignore the padding", 3),
+    (make_cost(mac_factor=2), r"twice what d2l.summary counts.*FLOPs = 2 x MACs", 2),
+    (make_cost(bias_adds=True), r"not the bias additions", 3),
+    (make_cost(divide=lambda a, b: a / b), r"a count is a whole number.*use //", None),
+    (lambda layer, shape: make_cost()(layer, shape)[0], r"return two numbers, \(params, macs\)", None),
+    (lambda layer, shape: make_cost()(layer, shape)[::-1], r"parameters, expected 156", None),
+    (lambda layer, shape: (156, 117_600), r"gives 156 parameters, expected 2,416", None),
+    (lambda layer: (0, 0), r"raised TypeError", None),
+])
+def test_layer_cost_check_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_layer_cost(wrong)
+    assert hint is None or named(str(failure.value)) == ("01", "2", hint)
 
 
 @pytest.mark.parametrize("given, message", [

@@ -3,6 +3,8 @@ import pytest
 import torch.nn.functional as F
 from torch import nn
 
+import d2lnets as d2l
+from d2lnets.checks.hints import named
 from d2lnets.checks.resnet import check_residual
 
 
@@ -65,21 +67,51 @@ class StubForward(make_residual()):
         raise NotImplementedError
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (Stub, "Residual is not written yet"),
-    (StubForward, "Residual.forward is not written yet"),
-    (make_residual(skip=False), "no skip connection"),
-    (make_residual(relu_before_add=True), "ReLU comes before the addition"),
-    (make_residual(final_relu=False), "last ReLU is missing"),
-    (make_residual(project_stride=False), "1x1 convolution on the shortcut has stride 1"),
-    (make_residual(project=False), "needs a 1x1 convolution"),
-    (make_residual(bias=False), "parameters; the package's block has"),
-    (make_residual(padding=0), "padding"),
-    (lambda *a, **k: "not a module", "subclass of nn.Module"),
+@pytest.mark.parametrize("wrong, message, hint", [
+    (Stub, "Residual is not written yet", None),
+    (StubForward, "Residual.forward is not written yet", None),
+    (make_residual(skip=False), "no skip connection", 2),
+    (make_residual(relu_before_add=True), "ReLU comes before the addition", 3),
+    (make_residual(final_relu=False), "last ReLU is missing", 3),
+    (make_residual(project_stride=False), "1x1 convolution on the shortcut has stride 1", 1),
+    (make_residual(project=False), "needs a 1x1 convolution", 1),
+    (make_residual(bias=False), "parameters; the package's block has", 1),
+    (make_residual(padding=0), "padding", 1),
+    (lambda *a, **k: "not a module", "subclass of nn.Module", None),
 ])
-def test_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_residual(wrong)
+    assert hint is None or named(str(failure.value)) == ("04", "1", hint)
+
+
+class Wrapper(nn.Module):
+    """Delegation through a layer built inside the learner's own class."""
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.inner = d2l.models.Residual(num_channels, use_1x1conv, strides)
+
+    def forward(self, X):
+        return self.inner(X)
+
+
+class Hidden(Wrapper):
+    """The same, out of the source scan's sight: the built module is searched."""
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1):
+        nn.Module.__init__(self)
+        self.inner = getattr(d2l.models, "Resid" + "ual")(num_channels, use_1x1conv, strides)
+
+
+@pytest.mark.parametrize("delegating, call", [
+    (d2l.models.Residual, r"is d2lnets.models.resnet.Residual"),
+    (Wrapper, r"calls d2lnets.models.resnet.Residual"),
+    (Hidden, r"is or holds a d2lnets.models.resnet.Residual"),
+])
+def test_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your Residual {call}, which is the thing this exercise"):
+        check_residual(delegating)
 
 
 def test_rejects_a_shortcut_that_ignores_the_projection():
@@ -195,9 +227,18 @@ class ShortcutFirst(nn.Module):
         return F.relu(self.main(X) + self.shortcut(X))
 
 
-@pytest.mark.parametrize("right", [make_bottleneck(), torchvision_bottleneck, package_bottleneck, ShortcutFirst])
+@pytest.mark.parametrize("right", [make_bottleneck(), ShortcutFirst])
 def test_bottleneck_accepts_torchvisions_block_and_other_layouts(right):
     check_bottleneck(right)
+
+
+@pytest.mark.parametrize("delegating, call", [
+    (torchvision_bottleneck, "calls torchvision.models.resnet.Bottleneck"),
+    (package_bottleneck, "calls d2lnets.models.resnet.Bottleneck"),
+])
+def test_bottleneck_rejects_delegation(delegating, call):
+    with pytest.raises(AssertionError, match=f"your Bottleneck {call}, which is the thing this exercise"):
+        check_bottleneck(delegating)
 
 
 def test_the_written_out_block_is_torchvisions():
@@ -225,28 +266,29 @@ class BottleneckNoneForward(make_bottleneck()):
         pass   # the body a learner gets, with the raise deleted
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (BottleneckStub, "Bottleneck is not written yet"),
-    (BottleneckStubForward, "Bottleneck.forward is not written yet"),
-    (BottleneckNoneForward, "returns NoneType"),
-    (make_bottleneck(project=False), "needs a 1x1 projection from 8 to 16 channels with stride 2"),
-    (make_bottleneck(project_when_width_only=True), r"needs a 1x1 projection from 16 to 16 channels"),
-    (make_bottleneck(project_bn=False), "and one after the projection on the shortcut"),
-    (make_bottleneck(bn=False), "BatchNorm2d layers, expected 3"),
-    (make_bottleneck(expansion=1), "expands the narrow 4 channels back to 4 \\* channels = 16"),
-    (make_bottleneck(stride_on="conv1"), "the first 1x1 convolution has the stride"),
-    (make_bottleneck(stride_on="conv3"), "the 3x3 convolution has stride 1"),
-    (make_bottleneck(stride_on=None), "nothing on the main path halves the resolution"),
-    (make_bottleneck(relu_before_add=True), "ReLU comes before the addition"),
-    (make_bottleneck(final_relu=False), "last ReLU is missing"),
-    (make_bottleneck(skip=False), "no skip connection"),
-    (make_bottleneck(bias=True), "no bias"),
-    (make_residual(), "TypeError"),
-    (lambda *a, **k: "not a module", "subclass of nn.Module"),
+@pytest.mark.parametrize("wrong, message, hint", [
+    (BottleneckStub, "Bottleneck is not written yet", None),
+    (BottleneckStubForward, "Bottleneck.forward is not written yet", None),
+    (BottleneckNoneForward, "returns NoneType", None),
+    (make_bottleneck(project=False), "needs a 1x1 projection from 8 to 16 channels with stride 2", 2),
+    (make_bottleneck(project_when_width_only=True), r"needs a 1x1 projection from 16 to 16 channels", 2),
+    (make_bottleneck(project_bn=False), "and one after the projection on the shortcut", 2),
+    (make_bottleneck(bn=False), "BatchNorm2d layers, expected 3", 1),
+    (make_bottleneck(expansion=1), "expands the narrow inner channels to 4 \\* channels = 16", 1),
+    (make_bottleneck(stride_on="conv1"), "the first 1x1 convolution has the stride", 1),
+    (make_bottleneck(stride_on="conv3"), "the 3x3 convolution has stride 1", 1),
+    (make_bottleneck(stride_on=None), "nothing on the main path halves the resolution", 1),
+    (make_bottleneck(relu_before_add=True), "ReLU comes before the addition", 3),
+    (make_bottleneck(final_relu=False), "last ReLU is missing", 3),
+    (make_bottleneck(skip=False), "no skip connection", 3),
+    (make_bottleneck(bias=True), "no bias", 1),
+    (make_residual(), "TypeError", None),
+    (lambda *a, **k: "not a module", "subclass of nn.Module", None),
 ])
-def test_bottleneck_rejects(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+def test_bottleneck_rejects(wrong, message, hint):
+    with pytest.raises(AssertionError, match=message) as failure:
         check_bottleneck(wrong)
+    assert hint is None or named(str(failure.value)) == ("04", "2", hint)
 
 
 def test_bottleneck_rejects_a_projection_that_is_built_but_not_used():

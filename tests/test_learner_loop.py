@@ -3,6 +3,7 @@
 Every test works on a copy of the course in a temporary folder (its Makefile and chapters, this
 checkout's .venv), so the suite never writes into the checkout's own exercises/.
 """
+import json
 import os
 import shutil
 import signal
@@ -24,15 +25,23 @@ ROOT = Path(__file__).resolve().parent.parent
 # every chapter's checked exercises (what make check counts), from the cell tags
 N_EXERCISES = sum(len(exercises_of(nbformat.read(p, as_version=4))[1])
                   for p in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
+N_CHAPTERS = len(list((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
 VENV = ROOT / ".venv"
 STAMP = VENV / ".d2lnets-installed"
 ARTIFACTS = Path(os.environ.get("D2LNETS_ARTIFACTS", ROOT / "test-artifacts"))
 
 needs_venv = pytest.mark.skipif(not STAMP.exists(), reason="the Makefile runs from the repository's .venv (make setup)")
 
-COST_SOLUTION = ("def layer_cost(layer, input_shape):\n"
-                 "    row = d2l.summary(nn.Sequential(layer), input_shape).rows[0]\n"
-                 "    return row.params, row.macs\n")
+COST_SOLUTION = """def layer_cost(layer, input_shape):
+    bias = 0 if layer.bias is None else layer.bias.numel()
+    if isinstance(layer, nn.Linear):
+        return layer.in_features * layer.out_features + bias, layer.in_features * layer.out_features
+    C, H, W = input_shape
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+    window = C // layer.groups * kh * kw
+    outputs = layer.out_channels * ((H - kh + 2 * ph) // sh + 1) * ((W - kw + 2 * pw) // sw + 1)
+    return layer.out_channels * window + bias, outputs * window
+"""
 COST_WRONG = ("def layer_cost(layer, input_shape):\n"   # the bias forgotten
               "    C, H, W = input_shape\n"
               "    k, = set(layer.kernel_size)\n"
@@ -94,10 +103,13 @@ def test_a_learners_work_survives_every_command(course):
     (course / "runs" / "mine.pt").write_bytes(b"a learner's checkpoint")
     before = {"exercises": _snapshot(course / "exercises"), "runs": _snapshot(course / "runs")}
     # make lab's whole recipe, with JupyterLab asked only for its version so that it exits at once
-    for args in (["exercises"], ["lab", "LAB_OPTS=--version"], ["clean"], ["check"], ["exercises"]):
+    for args in (["exercises"], ["lab", "LAB_OPTS=--version"], ["clean"], ["check"], ["exercises"],
+                 ["hint", "NB=01", "EX=1"], ["progress"]):
         result = make(course, *args)
         assert result.returncode == 0 or args == ["check"], (args, result.stdout, result.stderr)
-    assert _snapshot(course / "exercises") == before["exercises"]
+    after = _snapshot(course / "exercises")
+    record = json.loads(after.pop(Path(".progress.json")))   # the one file make check adds: its record
+    assert after == before["exercises"] and list(record["solved"]) == ["01_lenet"]
     assert _snapshot(course / "runs") == before["runs"]
     out = make(course, "exercises").stdout
     assert "01_lenet.ipynb: your copy, up to date (left as it is)" in out
@@ -138,7 +150,7 @@ def test_a_changed_chapter_is_written_beside_the_learners_copy(course):
     # make check looks only at NN_name.ipynb
     listed = make(course, "check").stdout
     in_chapter_2 = len(exercises_of(nbformat.read(ROOT / "chapters" / "02_alexnet.ipynb", as_version=4))[1])
-    assert listed.count("02_alexnet ") == in_chapter_2 and "updated" not in listed
+    assert listed.count("02_alexnet ") == in_chapter_2 + 1 and "updated" not in listed   # and its total
 
 
 @needs_venv
@@ -165,7 +177,7 @@ def test_the_chapters_are_never_their_own_destination(tmp_path):
     shutil.copytree(ROOT / "chapters", tmp_path / "chapters")
     before = _snapshot(tmp_path / "chapters")
     for argv in (["chapters", "chapters"], ["chapters", "chapters/"], ["chapters", "./chapters"]):
-        result = subprocess.run([sys.executable, "-m", "d2lnets.exercises", *argv], cwd=tmp_path,
+        result = subprocess.run([sys.executable, "-m", "d2lnets", "exercises", *argv], cwd=tmp_path,
                                 capture_output=True, text=True)
         assert result.returncode == 2 and "same folder" in result.stderr
     assert _snapshot(tmp_path / "chapters") == before
@@ -175,17 +187,20 @@ def test_the_chapters_are_never_their_own_destination(tmp_path):
 
 def _check(*paths, cwd=ROOT):
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "d2lnets.check", *map(str, paths)], cwd=cwd,
+    result = subprocess.run([sys.executable, "-m", "d2lnets", "check", *map(str, paths)], cwd=cwd,
                             capture_output=True, text=True, timeout=120)
     return result, time.perf_counter() - start
 
 
-def test_check_passes_the_reference_solutions():
-    result, _ = _check(ROOT / "chapters")
+def test_check_passes_the_reference_solutions(tmp_path):
+    shutil.copytree(ROOT / "chapters", tmp_path / "chapters")
+    result, _ = _check(tmp_path / "chapters")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1].startswith(f"{N_EXERCISES} of {N_EXERCISES} exercises solved")
-    assert all(line.endswith(": solved") for line in lines[:-1])
+    totals = [line for line in lines[:-1] if line.endswith("solved in this chapter")]
+    assert len(totals) == N_CHAPTERS and all(line.endswith(": solved") for line in lines[:-1] if line not in totals)
+    assert not list((tmp_path / "chapters").glob(".progress*")), "checking the chapters keeps no record there"
 
 
 def test_check_lists_unsolved_and_wrong_exercises_in_seconds(tmp_path):
@@ -193,11 +208,15 @@ def test_check_lists_unsolved_and_wrong_exercises_in_seconds(tmp_path):
     result, seconds = _check(tmp_path)
     lines = result.stdout.splitlines()
     assert result.returncode == 1
-    assert len(lines) == N_EXERCISES + 1, result.stdout
-    assert all(line.endswith(": not written yet") for line in lines[:-1]), result.stdout
-    assert lines[0] == "01_lenet  1. The modern LeNet, by hand: not written yet"
+    totals = [line for line in lines[:-1] if line.endswith("solved in this chapter")]
+    assert len(lines) == N_EXERCISES + N_CHAPTERS + 1 and len(totals) == N_CHAPTERS, result.stdout
+    assert all(line.endswith(": not written yet") for line in lines[:-1] if line not in totals), result.stdout
+    assert lines[:3] == ["01_lenet  1. The modern LeNet, by hand: not written yet",
+                         "01_lenet  2. A layer's cost: not written yet", "01_lenet  0 of 2 solved in this chapter"]
+    assert "02_alexnet  3(b). PCA lighting: not written yet" in lines   # parts named as the chapter names them
     assert lines[-1].startswith(f"0 of {N_EXERCISES} exercises solved")
     assert seconds < 30
+    assert not (tmp_path / ".progress.json").exists()   # nothing solved, nothing recorded
     # one solved, one wrong (a catalogued mistake): the check's own message
     _edit(tmp_path / "01_lenet.ipynb", "def modern_lenet", LENET_SOLUTION, add_cell=False)
     _edit(tmp_path / "01_lenet.ipynb", "def layer_cost", COST_WRONG, add_cell=False)
@@ -206,8 +225,9 @@ def test_check_lists_unsolved_and_wrong_exercises_in_seconds(tmp_path):
     assert lines[0] == "01_lenet  1. The modern LeNet, by hand: solved"
     assert lines[1].startswith("01_lenet  2. A layer's cost: wrong: layer_cost(Conv2d(1, 6, kernel_size=(5, 5), "
                                "stride=(1, 1), padding=(2, 2)), (1, 28, 28)) gives 150 parameters, expected 156")
-    assert "the bias" in lines[1]
-    assert lines[2].startswith("1 of 2 exercises solved") and result.returncode == 1
+    assert "the bias" in lines[1] and lines[1].endswith("— see d2l.hint('01', 2, 1)")
+    assert lines[2] == "01_lenet  1 of 2 solved in this chapter"
+    assert lines[3].startswith("1 of 2 exercises solved") and result.returncode == 1
 
 
 def test_check_reports_errors_and_missing_copies(tmp_path):

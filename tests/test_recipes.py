@@ -131,6 +131,8 @@ def test_chapters_read_their_recipes():
 
 # Tests that run code from the notebooks, and why: exercises and the Colab cell, never settings.
 RUNS_NOTEBOOK_CODE = {"test_exercises.py": "runs the exercise solutions against their checks",
+                      "test_checks_delegation.py": "runs the exercise solutions and delegating answers against "
+                                                   "their checks",
                       "test_colab.py": "runs the Colab first cell"}
 
 

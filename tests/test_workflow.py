@@ -295,8 +295,8 @@ def test_the_windows_job_runs_every_powershell_line_of_the_readme():
         assert rc.ci_line(line, "3.12") in script
     assert "py -3.12 -m venv .venv" in script and "py -3.11" not in script
     assert "d2lnets lab --version" in script
-    if any("d2lnets.check" in line for line in lines):
-        assert "-m d2lnets.check chapters" in script
+    if any("d2lnets check" in line for line in lines):
+        assert "d2lnets check chapters" in script
     assert script.count("if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }") == len(lines)
     test_line = next(line for line in lines if "pytest" in line)
     assert '$env:D2LNETS_PROFILE = "smoke"' in test_line and "--nbval-lax --nbval-current-env" in test_line

@@ -1,13 +1,15 @@
 """What every check shares."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import permutations, product
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..core.validate import short
+from ._forbid import guard, inspect_built
 
 
 def not_written(name: str) -> AssertionError:
@@ -47,10 +49,14 @@ def expect(obj: object, check: str, signature: str, kind: str) -> None:
 
 
 def call(fn: Callable, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's ``fn``, turning the stub's NotImplementedError into a clear failure, and a
+    """Call the learner's ``fn`` under the running check's guards against delegation (what it
+    builds is searched too), turning the stub's NotImplementedError into a clear failure, and a
     call that does not fit its parameters (a TypeError) into one that says how the check calls it."""
     try:
-        return fn(*args, **kwargs)
+        with guard(name):
+            result = fn(*args, **kwargs)
+        inspect_built(result, name)
+        return result
     except NotImplementedError as e:
         raise not_written(name) from e
     except TypeError as e:
@@ -75,3 +81,26 @@ def randomize(ref: nn.Module, seed: int = 0, scale: float = 0.3) -> nn.Module:
                 m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
                 m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
     return ref.eval()
+
+
+def assignments(mine: nn.Module, ref: nn.Module, kinds: tuple = (nn.Conv2d, nn.BatchNorm2d)) -> Iterator[None]:
+    """Load ``ref``'s layers of ``kinds`` into the learner's ``mine`` in every way that fits -- layers of
+    the same kind and the same parameter shapes, in any order -- yielding after each; nothing when
+    the learner's layers do not pair up with the reference's."""
+    def signature(m: nn.Module) -> tuple:
+        kind = next(i for i, k in enumerate(kinds) if isinstance(m, k))
+        return kind, tuple((name, tuple(t.shape)) for name, t in m.state_dict().items())
+
+    groups: dict = {}
+    for side, net in enumerate((mine, ref)):
+        for m in net.modules():
+            if isinstance(m, kinds):
+                groups.setdefault(signature(m), ([], []))[side].append(m)
+    if any(len(a) != len(b) for a, b in groups.values()):
+        return
+    for orders in product(*[permutations(theirs) for _, theirs in groups.values()]):
+        with torch.no_grad():
+            for (layers, _), theirs in zip(groups.values(), orders):
+                for a, b in zip(layers, theirs):
+                    a.load_state_dict(b.state_dict())
+        yield

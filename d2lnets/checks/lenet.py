@@ -8,9 +8,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..analysis.shapes import num_params
+from ..analysis.shapes import conv_output_size, num_params
 from ..analysis.summary import summary
+from ..models.lenet import LeNet, lenet
+from ._forbid import forbids, guard
 from ._util import call, expect
+from .hints import see
 
 __all__ = ["check_layer_cost", "check_modern_lenet"]
 
@@ -22,9 +25,10 @@ def _build(make: Callable | nn.Module, what: str):
 
 def _shape_trace(net: nn.Module, X: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
     trace = []
-    for layer in net:
-        X = layer(X)
-        trace.append((type(layer).__name__, tuple(X.shape)))
+    with guard("modern_lenet"):
+        for layer in net:
+            X = layer(X)
+            trace.append((type(layer).__name__, tuple(X.shape)))
     return trace
 
 
@@ -44,6 +48,8 @@ _MODERN_LENET_SETTINGS = {
 }
 
 
+@forbids(lenet, LeNet, "d2l.torch.LeNet",
+         instead="build it layer by layer from nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten and nn.Linear")
 def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
     """Chapter 1: the book's LeNet with ReLU and max pooling, as an ``nn.Sequential`` of 12 layers."""
     expect(make_net, "check_modern_lenet", "modern_lenet()", "factory or module")
@@ -52,9 +58,11 @@ def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
         f"expected an nn.Sequential of layers, got {type(net).__name__}")
     kinds = {type(m).__name__ for m in net.modules()}
     assert not kinds & {"Sigmoid", "Tanh"}, (
-        "this is still the classic LeNet: the modern one replaces every Sigmoid by nn.ReLU()")
+        "this is still the classic LeNet: the modern one replaces every Sigmoid by nn.ReLU()"
+        + see("check_modern_lenet", 2))
     assert "AvgPool2d" not in kinds, (
-        "replace nn.AvgPool2d by nn.MaxPool2d(kernel_size=2, stride=2): modern LeNet takes the maximum")
+        "replace nn.AvgPool2d by nn.MaxPool2d(kernel_size=2, stride=2): modern LeNet takes the maximum"
+        + see("check_modern_lenet", 2))
     X = torch.zeros(1, 1, 28, 28)
     try:
         trace = _shape_trace(net, X)
@@ -66,18 +74,22 @@ def check_modern_lenet(make_net: Callable[[], nn.Module] | nn.Module) -> None:
     for i, (got, want) in enumerate(zip(trace, _MODERN_LENET_TRACE)):
         assert got == want, (
             f"layer {i} ({got[0]}) outputs shape {got[1]}, expected {want[0]} with output {want[1]}. "
-            "Layer by layer the modern LeNet is: " + ", ".join(f"{k} {s}" for k, s in _MODERN_LENET_TRACE))
+            "Layer by layer the modern LeNet is: " + ", ".join(f"{k} {s}" for k, s in _MODERN_LENET_TRACE)
+            + see("check_modern_lenet", 3))
     assert len(trace) == len(_MODERN_LENET_TRACE), (
-        f"your network has {len(trace)} layers; the modern LeNet has {len(_MODERN_LENET_TRACE)}")
+        f"your network has {len(trace)} layers; the modern LeNet has {len(_MODERN_LENET_TRACE)}"
+        + see("check_modern_lenet", 1))
     n_params = num_params(net)
-    assert n_params == 61_706, f"your network has {n_params:,} parameters; the book's LeNet has 61,706"
+    assert n_params == 61_706, (f"your network has {n_params:,} parameters; the book's LeNet has 61,706"
+                                + see("check_modern_lenet", 3))
     for i, layer in enumerate(net):   # shapes alone let other windows through, e.g. MaxPool2d(3, 2, padding=1)
         for attr, want in _MODERN_LENET_SETTINGS.get(i, {}).items():
             got = getattr(layer, attr)
             got = got if isinstance(got, tuple) else (got, got)
             assert got == (want, want), (
                 f"layer {i} ({type(layer).__name__}) has {attr}={got[0]}; the modern LeNet's has {attr}={want}: "
-                "it keeps the book's LeNet's windows and changes only the kind of pooling and activation")
+                "it keeps the book's LeNet's windows and changes only the kind of pooling and activation"
+                + see("check_modern_lenet", 2))
 
 
 
@@ -139,25 +151,25 @@ def _linear_variants(linear: nn.Linear, input_shape) -> dict[str, tuple[int, int
             "bias adds": (n_in * n_out + bias, n_in * n_out + bias)}
 
 
-# What the check says when a learner's numbers match a catalogued mistake.
+# What the check says when a learner's numbers match a catalogued mistake, and the hint that helps.
 _PARAM_HINTS = {
-    "bias": "the count is off by exactly one number per output channel (or output feature): the bias. "
-            "A layer has a bias, one per output, when layer.bias is not None; with bias=False it has none",
-    "groups": "the count ignores groups: with groups=g every filter sees only in_channels / g input "
-              "channels (AlexNet's two towers, a depthwise convolution), so its weight tensor is "
-              "g times smaller than an ungrouped one's",
+    "bias": ("the count is off by exactly one number per output channel (or output feature): the bias. "
+             "A layer has a bias, one per output, when layer.bias is not None; with bias=False it has none", 1),
+    "groups": ("the count ignores groups: with groups=g every filter sees only in_channels / g input "
+               "channels (AlexNet's two towers, a depthwise convolution), so its weight tensor is "
+               "g times smaller than an ungrouped one's", 1),
 }
 _MAC_HINTS = {
-    "groups": "the multiply-adds ignore groups: each filter reads only in_channels / groups channels",
-    "input size": "you count the multiply-adds over the input's pixels. The window is applied once per "
-                  "OUTPUT pixel: find the output's height and width first (padding and stride decide them)",
-    "stride": "you ignore the stride: a stride of 2 moves the window two pixels at a time, so the output "
-              "has about half as many rows (and columns) as with stride 1",
-    "padding": "you ignore the padding: it adds P pixels on each side of the input before the window slides",
-    "twice": "your multiply-adds are twice what d2l.summary counts. A multiply-add is ONE multiplication "
-             "with its addition; FLOPs count the two apart (FLOPs = 2 x MACs)",
-    "bias adds": "d2l.summary counts the multiplications of weights by inputs only, not the bias additions "
-                 "(as torch.utils.flop_counter does): leave the bias out of the multiply-adds",
+    "groups": ("the multiply-adds ignore groups: each filter reads only in_channels / groups channels", 2),
+    "input size": ("you count the multiply-adds over the input's pixels. The window is applied once per "
+                   "OUTPUT pixel: find the output's height and width first (padding and stride decide them)", 3),
+    "stride": ("you ignore the stride: a stride of 2 moves the window two pixels at a time, so the output "
+               "has about half as many rows (and columns) as with stride 1", 3),
+    "padding": ("you ignore the padding: it adds P pixels on each side of the input before the window slides", 3),
+    "twice": ("your multiply-adds are twice what d2l.summary counts. A multiply-add is ONE multiplication "
+              "with its addition; FLOPs count the two apart (FLOPs = 2 x MACs)", 2),
+    "bias adds": ("d2l.summary counts the multiplications of weights by inputs only, not the bias additions "
+                  "(as torch.utils.flop_counter does): leave the bias out of the multiply-adds", 3),
 }
 
 
@@ -170,6 +182,16 @@ def _as_count(value: object, what: str, case: str) -> int:
     return int(value)
 
 
+_RUNS = "runs the layer, and the exercise asks for the cost from the layer's settings alone"
+_COUNTS = "counts them for you"
+
+
+@forbids((summary, _COUNTS), (num_params, _COUNTS), (conv_output_size, "is part of what this exercise asks for"),
+         *[(name, _COUNTS) for name in ("torch.utils.flop_counter", "torchinfo", "thop", "ptflops", "fvcore")],
+         *[(name, _RUNS) for name in ("torch.nn.Conv2d", "torch.nn.Linear", "torch.nn.functional.conv2d",
+                                      "torch.nn.functional.linear", "torch.conv2d")],
+         instead="count from layer.in_channels, out_channels, kernel_size, stride, padding, groups and bias, "
+                 "with the output-size formula")
 def check_layer_cost(layer_cost: Callable[[nn.Module, tuple[int, ...]], tuple[int, int]]) -> None:
     """Chapter 1: ``layer_cost(layer, input_shape) -> (params, macs)`` for ``nn.Conv2d`` and
     ``nn.Linear``, on one example of shape ``(C, H, W)`` or ``(in_features,)``: the parameters and
@@ -185,12 +207,14 @@ def check_layer_cost(layer_cost: Callable[[nn.Module, tuple[int, ...]], tuple[in
         variants = (_conv_variants if isinstance(layer, nn.Conv2d) else _linear_variants)(layer, input_shape)
         variants["twice"] = (want_params, 2 * want_macs)   # after "groups": with groups=2 they agree
         if params != want_params:
-            hint = next((_PARAM_HINTS[k] for k, (p, _) in variants.items() if k in _PARAM_HINTS and p == params
-                         and p != want_params), "count the weights (one per output channel, per input "
-                         "channel it reads, per window position) and the bias")
+            hint = next((_PARAM_HINTS[k][0] + see("check_layer_cost", _PARAM_HINTS[k][1]) for k, (p, _)
+                         in variants.items() if k in _PARAM_HINTS and p == params and p != want_params),
+                        "count the weights (one per output channel, per input channel it reads, per window "
+                        "position) and the bias" + see("check_layer_cost", 1))
             raise AssertionError(f"{case} gives {params:,} parameters, expected {want_params:,}: {hint}")
         if macs != want_macs:
-            hint = next((_MAC_HINTS[k] for k, (_, m) in variants.items() if k in _MAC_HINTS and m == macs
-                         and m != want_macs), "one multiply-add per weight of the window (without the bias), "
-                         "for every output value")
+            hint = next((_MAC_HINTS[k][0] + see("check_layer_cost", _MAC_HINTS[k][1]) for k, (_, m)
+                         in variants.items() if k in _MAC_HINTS and m == macs and m != want_macs),
+                        "one multiply-add per weight of the window (without the bias), for every output value"
+                        + see("check_layer_cost", 2))
             raise AssertionError(f"{case} gives {macs:,} multiply-adds, expected {want_macs:,}: {hint}")

@@ -76,9 +76,9 @@ def _hint(args: list[str]) -> int:
 
 
 def _progress(args: list[str]) -> int:
-    from .check import main as check_main
+    from .check import progress_main
 
-    return check_main(["--progress", *args])
+    return progress_main(args)
 
 
 def _train(args: list[str]) -> int:
