@@ -6,7 +6,9 @@ chapter's cells tagged ``setup``, then each cell tagged ``exercise`` followed by
 yet, or wrong with the check's message) and a total, and exits 0 only when every exercise is solved.
 
 A folder means its chapters (``NN_name.ipynb``); ``.updated`` copies and backups are checked only
-when named explicitly.
+when named explicitly. A copy that cannot be read (not valid JSON, not a notebook) gets a line of
+its own saying what is wrong and where JupyterLab's last checkpoint of it is; the other chapters
+are checked all the same, and the exit status is 1.
 """
 from __future__ import annotations
 
@@ -20,9 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
-from .exercises import chapter_notebooks
+from .exercises import UnreadableNotebook, chapter_notebooks, read_notebook
+from .interrupt import Interrupted, one_line
 
 __all__ = ["Exercise", "Outcome", "check_notebook", "default_folder", "exercises_of", "main"]
 
@@ -115,8 +116,7 @@ def _outcome(ex: Exercise, ns: dict, name: str) -> Outcome:
 def check_notebook(path: str | Path) -> list[Outcome]:
     """Run the set-up cells, then every exercise and its check, of the notebook at ``path``."""
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
-    setup, exercises = exercises_of(nb)
+    setup, exercises = exercises_of(read_notebook(path))
     ns: dict = {"__name__": "__main__"}
     try:
         _run(setup, ns, path.name)
@@ -154,6 +154,7 @@ def default_folder(cwd: str | Path | None = None) -> Path:
     return Path("exercises")
 
 
+@one_line("d2lnets check")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="d2lnets check", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", help="notebooks or folders (default: exercises/)")
@@ -165,17 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    start, outcomes = time.perf_counter(), []
+    start, outcomes, unreadable = time.perf_counter(), [], 0
     for path in notebooks:
-        results = check_notebook(path)
+        try:
+            results = check_notebook(path)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while checking {path}: the check only reads your copies, so they are "
+                              "as you left them") from None
+        except (UnreadableNotebook, ValueError) as e:  # a broken copy (or cell tags): said, and the rest checked
+            print(e if isinstance(e, UnreadableNotebook) else f"{path} cannot be checked: {e}", flush=True)
+            unreadable += 1
+            continue
         if not results:
             print(f"{path}: no exercises (no cells tagged 'exercise')")
         for outcome in results:
             print(f"{path.stem}  {outcome.line()}", flush=True)
         outcomes += results
     solved = sum(o.solved for o in outcomes)
-    print(f"{solved} of {len(outcomes)} exercises solved ({time.perf_counter() - start:.1f} s)")
-    return 0 if outcomes and solved == len(outcomes) else 1
+    broken = f"; {unreadable} notebook{'s' if unreadable > 1 else ''} could not be checked (see above)" \
+        if unreadable else ""
+    print(f"{solved} of {len(outcomes)} exercises solved{broken} ({time.perf_counter() - start:.1f} s)")
+    return 0 if outcomes and solved == len(outcomes) and not unreadable else 1
 
 
 if __name__ == "__main__":
