@@ -123,6 +123,48 @@ def call_check(check, value):
     return check(value)
 
 
+def on_meta(fn):
+    """``fn`` of a LeNet built on the meta device (shapes, no values)."""
+    with torch.device("meta"):
+        net = lenet()
+    return fn(net)
+
+
+def book_lenet():
+    """The book's LeNet as an nn.Sequential, so that ``net[0]`` is its first convolution."""
+    d2l.set_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5),
+                         nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(),
+                         nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+
+
+def weights_view_after_training():
+    """``net[0].weight.view(-1)``, which fails on weights left channels-last, after train_ch5 (which
+    trains channels-last on the CPU by default)."""
+    net = book_lenet()
+    fit(net, channels_last=True)
+    return net[0].weight.view(-1).shape
+
+
+def tv_resnet_with(fc):
+    import torchvision
+
+    tv = torchvision.models.resnet18(weights=None)
+    tv.fc = fc
+    return d2l.models.from_torchvision(tv)
+
+
+def with_nan():
+    X = torch.rand(4, 3, 8, 8)
+    X[1, 2, 3, 4] = float("nan")
+    return X
+
+
+def first_batch(augment, **kwargs):
+    """The first batch of a 100-image loader with ``augment``."""
+    return next(iter(loader(augment=augment, **kwargs)))
+
+
 def stays_in_train_mode_after_interrupt():
     def interrupted():
         yield batches(1)[0]
@@ -481,6 +523,55 @@ ROWS = [
     pytest.param(lambda: d2l.show_images(torch.rand(4, 1, 8, 8), 0, 2), Raises(ValueError, "num_rows must be"),
                  id="show_images(num_rows=0)"),
     *check_rows(),
+    # --- issue 27: raw errors named, loaders that yield what they promise -------------------------------
+    pytest.param(lambda: on_meta(fit), Raises(ValueError, "net's weights are on the meta device"),
+                 id="train_ch5: a network on the meta device"),
+    pytest.param(lambda: on_meta(evaluate), Raises(ValueError, "net.to_empty(device='cpu')"),
+                 id="evaluate_accuracy: a network on the meta device"),
+    pytest.param(weights_view_after_training, Gives(lambda s: s == (150,), "a view of the weights"),
+                 id="train_ch5: net[0].weight.view(-1) works after training channels-last"),
+    pytest.param(lambda: d2l.models.vgg(11), Raises(TypeError, "vgg('A'), or call vgg11()"), id="vgg(11)"),
+    pytest.param(lambda: d2l.models.vgg([]), Raises(ValueError, "has no convolution"), id="vgg([])"),
+    pytest.param(lambda: d2l.models.vgg(["M"]), Raises(ValueError, "has no convolution"), id="vgg(['M'])"),
+    pytest.param(lambda: d2l.models.vgg([0, "M"]), Raises(ValueError, "channels (a positive int)"),
+                 id="vgg([0, 'M'])"),
+    pytest.param(lambda: d2l.models.vgg([16, "M"], 10, 1, variant="small").config,
+                 Gives(lambda c: c == "custom", "a small VGG of a custom configuration"), id="vgg([16, 'M'], small)"),
+    pytest.param(lambda: tv_resnet_with(nn.Sequential(nn.Dropout(0.2), nn.Linear(512, 10))),
+                 Raises(ValueError, "fc.1.weight, fc.1.bias in their place"),
+                 id="from_torchvision: a ResNet whose fc was replaced by a Sequential"),
+    pytest.param(lambda: tv_resnet_with(nn.Linear(256, 10)), Raises(ValueError, "replace the layer on the result"),
+                 id="from_torchvision: a ResNet whose fc takes other inputs"),
+    pytest.param(lambda: tv_resnet_with(nn.Identity()), Raises(ValueError, "was its classifier replaced?"),
+                 id="from_torchvision: a ResNet whose fc is nn.Identity"),
+    pytest.param(lambda: tv_resnet_with(nn.Linear(512, 7)).fc.out_features, Gives(lambda n: n == 7, "7 classes"),
+                 id="from_torchvision: a ResNet with a new fc of the same form"),
+    pytest.param(lambda: d2l.summary(lenet(), (1, 28, 28), dtype=torch.float64),
+                 Raises(ValueError, "dtype=torch.float64 but net's weights are torch.float32"),
+                 id="summary(dtype=torch.float64) of a float32 net"),
+    pytest.param(lambda: d2l.summary(lenet().double(), (1, 28, 28)).total_params,
+                 Gives(lambda n: n == 61_706, "61,706 parameters"), id="summary of a float64 net"),
+    pytest.param(lambda: augment.pca_components(with_nan()), Raises(ValueError, "NaN or infinite values"),
+                 id="pca_components on images holding NaN"),
+    pytest.param(lambda: checks.check_two_towers(lambda X, weight, bias, padding: torch.zeros(5)),
+                 Raises(AssertionError, "two_towers returned shape [5]"), id="check_two_towers: a 1-D answer"),
+    pytest.param(lambda: first_batch(lambda X: X[:3]), Raises(ValueError, "no longer match its 32 labels"),
+                 id="ImageLoader: an augment that changes the batch size"),
+    pytest.param(lambda: first_batch(lambda X: X.double()), Raises(ValueError, "returned torch.float64 images"),
+                 id="ImageLoader: an augment that changes the dtype"),
+    pytest.param(lambda: first_batch(lambda X: X * 255), Raises(ValueError, "returned values from 0 to 255"),
+                 id="ImageLoader: an augment that scales to 0-255"),
+    pytest.param(lambda: first_batch(lambda X: (X - 0.286) / 0.353), Raises(ValueError, "normalize=..."),
+                 id="ImageLoader: an augment that normalises"),
+    pytest.param(lambda: first_batch(lambda X: X.numpy()), Raises(ValueError, "returned ndarray, not a tensor"),
+                 id="ImageLoader: an augment that returns an array"),
+    pytest.param(lambda: first_batch(lambda X: X * float("nan")), Raises(ValueError, "from nan to nan"),
+                 id="ImageLoader: an augment that returns NaN"),
+    pytest.param(lambda: first_batch(augment.Augment(crop=24, padding=2))[0].shape,
+                 Gives(lambda s: s == (32, 1, 24, 24), "cropped batches"), id="ImageLoader: a cropping augment"),
+    pytest.param(lambda: first_batch(lambda X: (X + 0.2).clamp(max=1.2), normalize=True)[0].shape,
+                 Gives(lambda s: s == (32, 1, 28, 28), "batches"),
+                 id="ImageLoader: an augment within the tolerance, then normalised"),
 ]
 
 
@@ -644,3 +735,100 @@ def test_a_failing_chapter_run_keeps_its_earlier_records(tmp_path, monkeypatch):
     notebooks.main([str(tmp_path / "01_x.ipynb")])
     assert notebooks._load_records(records) == [
         earlier[2], {"chapter": "01_x", "model": "LeNet", "test_acc": 0.95}, {"chapter": "01_x", "wall_seconds": 30.0}]
+
+
+# --- issue 27: what happens around a learner ----------------------------------------------------------
+
+def test_an_augment_is_checked_once_not_every_batch(monkeypatch):
+    from d2lnets.data import loader as loader_mod
+
+    calls = []
+    real = loader_mod._check_augmented
+    monkeypatch.setattr(loader_mod, "_check_augmented", lambda *a: calls.append(1) or real(*a))
+    train = loader(16, augment=augment.Augment(flip=True))
+    for _ in range(2):
+        assert len(list(train)) == 7
+    assert calls == [1]
+
+
+class SizesSeen:
+    """Cross-entropy that notes every training batch's size."""
+
+    def __init__(self):
+        self.sizes = []
+
+    def __call__(self, y_hat, y):
+        self.sizes.append(len(y))
+        return F.cross_entropy(y_hat, y)
+
+
+@pytest.mark.parametrize("kind", ["FashionMNISTLoader", "DataLoader"])
+def test_a_last_batch_of_one_with_batch_norm_is_left_out_and_said_once(kind, capsys):
+    """33 examples in batches of 16: the last batch holds 1, which batch normalisation cannot train on."""
+    t = fashion()
+    if kind == "DataLoader":
+        images = t["test_images"][:33].float().div(255).unsqueeze(1)
+        dataset = torch.utils.data.TensorDataset(images, t["test_labels"][:33])
+        train = torch.utils.data.DataLoader(dataset, batch_size=16)
+    else:
+        train = d2l.FashionMNISTLoader(t["test_images"][:33], t["test_labels"][:33], 16)
+    assert len(train) == 3
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.BatchNorm1d(4), nn.Linear(4, 10))
+    seen = SizesSeen()
+    h = d2l.train_ch5(net, train, batches(1), 2, lr=0.1, loss=seen, device="cpu", verbose=False)
+    assert h.num_epochs == 2 and seen.sizes == [16, 16, 16, 16]
+    said = [line for line in capsys.readouterr().out.splitlines() if "batch normalisation" in line]
+    assert len(said) == 1 and "holds 1 example" in said[0] and "drop_last=True" in said[0], said
+    # a network without batch normalisation trains on that example
+    seen = SizesSeen()
+    d2l.train_ch5(lenet(), train, batches(1), 1, lr=0.1, loss=seen, device="cpu", verbose=False)
+    assert seen.sizes == [16, 16, 1]
+
+
+def test_batches_of_one_only_with_batch_norm_say_what_to_do():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.BatchNorm1d(8), nn.Linear(8, 10))
+    with pytest.raises(ValueError, match="every batch held one example.*batch size of 2 or more"):
+        fit(net, train=batches(3, size=1))
+
+
+def learner_copies(tmp_path):
+    """The course's exercises as a learner has them: exercises/ written from the chapters."""
+    from d2lnets.tools import exercises
+
+    root = Path(__file__).resolve().parent.parent
+    exercises.sync(root / "chapters", tmp_path / "exercises")
+    return tmp_path / "exercises"
+
+
+def test_an_unreadable_copy_is_named_kept_and_the_other_chapters_checked(tmp_path, monkeypatch, capsys):
+    from d2lnets.tools import check, exercises
+
+    copies = learner_copies(tmp_path)
+    cut = copies / "03_vgg.ipynb"
+    (copies / ".ipynb_checkpoints").mkdir()
+    (copies / ".ipynb_checkpoints" / "03_vgg-checkpoint.ipynb").write_bytes(cut.read_bytes())
+    cut.write_bytes(cut.read_bytes()[:3000])            # a save cut short: not valid JSON
+    (copies / "04_resnet.ipynb").write_text("[]")      # JSON, but not a notebook
+    before = {p.name: p.read_bytes() for p in copies.iterdir() if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+
+    assert check.main([]) == 1
+    out = capsys.readouterr().out.splitlines()
+    (vgg,) = [line for line in out if "03_vgg" in line]
+    assert vgg.startswith("exercises/03_vgg.ipynb cannot be read: it is not valid JSON (")
+    assert "a save cut short?" in vgg
+    assert "JupyterLab's last checkpoint of it is exercises/.ipynb_checkpoints/03_vgg-checkpoint.ipynb" in vgg
+    (resnet,) = [line for line in out if "04_resnet" in line]
+    assert resnet == ("exercises/04_resnet.ipynb cannot be read: it is JSON (a list) but not a Jupyter notebook, "
+                      "which is a JSON object with cells, metadata and nbformat")
+    for other in ("01_lenet", "02_alexnet", "05_densenet", "06_comparison"):
+        assert any(line.startswith(f"{other}  ") and "not written yet" in line for line in out), other
+    assert "2 notebooks could not be checked" in out[-1]
+
+    messages = {m.path.name: m for m in exercises.sync(Path(__file__).resolve().parent.parent / "chapters", copies)}
+    for name in ("03_vgg.ipynb", "04_resnet.ipynb"):
+        assert messages[name].status == "unreadable" and "your copy cannot be read" in messages[name].text
+        assert "changed" not in messages[name].text and "make reset NB=0" in messages[name].text
+    assert {p.name: p.read_bytes() for p in copies.iterdir() if p.is_file()} == before
+    assert not list(copies.glob("*.updated*"))

@@ -138,7 +138,7 @@ def check_two_towers(fn: Callable) -> None:
         assert got.shape == want.shape, (
             f"{name} returned shape {list(got.shape)} for X {list(X.shape)}, weight {list(weight.shape)} and "
             f"padding={padding}; a convolution with these has {want.shape[1]} output channels "
-            f"{'and pads by padding on every side' if got.shape[1] == want.shape[1] else 'in all'}: "
+            f"{'and pads by padding on every side' if got.dim() == 4 and got.shape[1] == want.shape[1] else 'in all'}: "
             "concatenate the two towers' maps along the channels (dim=1)")
         if torch.allclose(got, want, rtol=1e-4, atol=1e-4):
             continue

@@ -13,8 +13,8 @@ from torch import nn
 
 from .validate import short
 
-__all__ = ["END", "check_batch", "check_outputs", "first_forward", "iterable", "length", "model_device",
-           "on_device", "weight_dtype"]
+__all__ = ["END", "check_batch", "check_not_meta", "check_outputs", "first_forward", "iterable", "length",
+           "model_device", "on_device", "weight_dtype"]
 
 END = object()  # what next(iterator, END) gives when an iterator is used up
 
@@ -133,6 +133,16 @@ def model_device(net: nn.Module) -> torch.device:
     """Where ``net``'s (initialised) parameters are; the CPU when it has none."""
     p = next((p for p in net.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)), None)
     return p.device if p is not None else torch.device("cpu")
+
+
+def check_not_meta(net: nn.Module) -> None:
+    """Refuse a network whose weights are on the ``meta`` device: shapes without values."""
+    if any(t.is_meta for t in (*net.parameters(), *net.buffers())
+           if not isinstance(t, nn.parameter.UninitializedTensorMixin)):
+        raise ValueError("net's weights are on the meta device: they have shapes but no values (it was built "
+                         "under torch.device('meta'), or moved there), so it cannot compute. Build it on the CPU "
+                         "instead, or give it memory and then values: net.to_empty(device='cpu'), then load "
+                         "weights (net.load_state_dict(...)) or initialise them")
 
 
 def weight_dtype(net: nn.Module) -> torch.dtype:
