@@ -160,6 +160,16 @@ def with_nan():
     return X
 
 
+class StateOf(d2l.Hook):
+    """A hook whose state (saved by checkpoints) is ``state``."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def state_dict(self):
+        return self.state
+
+
 def first_batch(augment, **kwargs):
     """The first batch of a 100-image loader with ``augment``."""
     return next(iter(loader(augment=augment, **kwargs)))
@@ -572,6 +582,40 @@ ROWS = [
     pytest.param(lambda: first_batch(lambda X: (X + 0.2).clamp(max=1.2), normalize=True)[0].shape,
                  Gives(lambda s: s == (32, 1, 28, 28), "batches"),
                  id="ImageLoader: an augment within the tolerance, then normalised"),
+    # --- issue 27: what the sweep of 454 probes found ------------------------------------------------------
+    pytest.param(lambda: fit(device="meta"), Raises(ValueError, "device='meta' holds shapes without values"),
+                 id="train_ch5(device='meta')"),
+    pytest.param(lambda: evaluate(device="meta"), Raises(ValueError, "device='meta'"),
+                 id="evaluate_accuracy(device='meta')"),
+    pytest.param(lambda: fit(train=[(torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long))]),
+                 Raises(ValueError, "the first batch of train_iter holds no examples"), id="train_ch5: an empty batch"),
+    pytest.param(lambda: fit(hooks=[object()]), Raises(TypeError, "hooks[0] is <object object"),
+                 id="train_ch5(hooks=[object()])"),
+    pytest.param(lambda: fit(hooks=[d2l.Hook]), Raises(TypeError, "add the brackets: Hook()"),
+                 id="train_ch5(hooks=[Hook]): the class"),
+    pytest.param(lambda: fit(hooks=d2l.Hook()), Raises(TypeError, "hooks must be a list of hooks"),
+                 id="train_ch5(hooks=Hook()): not in a list"),
+    pytest.param(lambda: fit(hooks="progress"), Raises(TypeError, "hooks must be a list of hooks"),
+                 id="train_ch5(hooks='progress')"),
+    pytest.param(lambda: fit(hooks=[lambda run: None]), Raises(TypeError, "each hook is a d2l.Hook"),
+                 id="train_ch5(hooks=[a function])"),
+    pytest.param(lambda: fit(hooks=None), Gives(lambda h: h.num_epochs == 1, "trained"), id="train_ch5(hooks=None)"),
+    pytest.param(lambda: fit(hooks=[StateOf("not a dict")], checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
+                 Raises(TypeError, "the hook StateOf's state_dict() returned 'not a dict'"),
+                 id="train_ch5: a hook whose state is not a dict, with a checkpoint"),
+    pytest.param(lambda: fit(hooks=[StateOf({"f": open})], checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
+                 Raises(TypeError, "weights_only=True"), id="train_ch5: a hook whose state holds a function"),
+    pytest.param(lambda: fit(hooks=[StateOf({"t": torch.ones(2), "n": [1, 2.5, None]})],
+                             checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
+                 Gives(lambda h: h.num_epochs == 1, "trained"), id="train_ch5: a hook with tensors in its state"),
+    pytest.param(lambda: loader(normalize=(0.5, 0)), Raises(ValueError, "standard deviations above 0"),
+                 id="ImageLoader(normalize=(0.5, 0)): a std of 0"),
+    pytest.param(lambda: loader().set_epoch("x"), Raises(ValueError, "epoch must be"), id="ImageLoader.set_epoch('x')"),
+    pytest.param(lambda: d2l.set_seed(2**70), Raises(ValueError, "torch's range"), id="set_seed(2**70)"),
+    pytest.param(lambda: d2l.show_images(["a", "b"], 1, 2), Raises(TypeError, "image 0 is 'a'"),
+                 id="show_images of strings"),
+    pytest.param(lambda: d2l.show_images(torch.rand(4, 1, 8, 8), 1, 4, titles=["a"] * 3),
+                 Raises(ValueError, "3 titles for the 4 images shown"), id="show_images with too few titles"),
 ]
 
 
@@ -832,3 +876,62 @@ def test_an_unreadable_copy_is_named_kept_and_the_other_chapters_checked(tmp_pat
         assert "changed" not in messages[name].text and "make reset NB=0" in messages[name].text
     assert {p.name: p.read_bytes() for p in copies.iterdir() if p.is_file()} == before
     assert not list(copies.glob("*.updated*"))
+
+
+def learner_notebook(tmp_path, exercise_source):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["setup"]}),
+                nbformat.v4.new_code_cell(exercise_source, metadata={"tags": ["exercise"]}),
+                nbformat.v4.new_code_cell("assert x == 2, 'x should be 2'", metadata={"tags": ["check"]})]
+    (tmp_path / "exercises").mkdir()
+    nbformat.write(nb, tmp_path / "exercises" / "01_x.ipynb")
+
+
+def test_an_exercise_that_calls_exit_is_reported_not_passed(tmp_path, monkeypatch, capsys):
+    from d2lnets.tools import check
+
+    learner_notebook(tmp_path, "exit()")
+    monkeypatch.chdir(tmp_path)
+    assert check.main([]) == 1
+    out = capsys.readouterr().out
+    assert "called exit() or sys.exit() (None), which would stop the check: take the call out" in out
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--model", "lenet", "--epochs", "0"], "num_epochs must be a positive integer, got 0"),
+    (["--model", "lenet", "--device", "gpu"], "device='gpu' is not a device torch knows"),
+    (["--model", "lenet", "--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+    (["--model", "lenet", "--variant", "bogus"], "variant must be one of"),
+])
+def test_the_train_command_refuses_with_one_line(argv, says, tmp_path, monkeypatch, capsys):
+    from d2lnets.tools.train_cli import train_main
+
+    monkeypatch.setenv("D2LNETS_RUN_LOG", str(tmp_path / "runs.jsonl"))
+    monkeypatch.setenv("D2LNETS_PROFILE", "smoke")
+    assert train_main([*argv, "--num-train", "64", "--num-test", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and "Traceback" not in err
+
+
+def test_results_refuses_a_missing_or_unreadable_notebook_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)
+    monkeypatch.setenv("D2LNETS_RESULTS", "")   # main() sets it: put back afterwards
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.ipynb").write_text("{")
+    assert notebooks.main(["nope.ipynb"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: nope.ipynb cannot be read: it cannot be opened "
+                                               "(FileNotFoundError: No such file or directory)")
+    assert notebooks.main(["bad.ipynb"]) == 2
+    assert "error: bad.ipynb cannot be read: it is not valid JSON" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb"]
+
+
+def test_learner_copies_go_in_a_folder_not_over_a_file(tmp_path):
+    from d2lnets.tools import exercises
+
+    (tmp_path / "exercises").write_text("my notes")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        exercises.sync(Path(__file__).resolve().parent.parent / "chapters", tmp_path / "exercises")
+    assert (tmp_path / "exercises").read_text() == "my notes"

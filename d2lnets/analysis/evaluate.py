@@ -42,6 +42,7 @@ def evaluate_accuracy(net: nn.Module, data_iter, device=None, *, precision: str 
     instance_of(net, nn.Module, "net", "the network to evaluate (an nn.Module)")
     check_not_meta(net)
     device = as_device(device) if device is not None else model_device(net)
+    check_not_meta(net, device)
     return accuracy(net, data_iter, device, precision, "data_iter")
 
 

@@ -80,6 +80,8 @@ def check_batch(batch, name: str) -> tuple[torch.Tensor, torch.Tensor]:
                          f"indices, int64 of shape [batch]: convert with {fix}")
     if len(y) != len(X):
         raise ValueError(f"in {where}, X holds {len(X)} images but y {len(y)} labels")
+    if len(X) == 0:
+        raise ValueError(f"{where} holds no examples (X of shape {list(X.shape)}): leave empty batches out")
     return X, y
 
 
@@ -135,9 +137,12 @@ def model_device(net: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def check_not_meta(net: nn.Module) -> None:
-    """Refuse a network whose weights are on the ``meta`` device: shapes without values."""
-    if any(t.is_meta for t in (*net.parameters(), *net.buffers())
+def check_not_meta(net: nn.Module | None, device: torch.device | None = None) -> None:
+    """Refuse a network whose weights are on the ``meta`` device, or ``device`` meta: shapes without values."""
+    if device is not None and device.type == "meta":
+        raise ValueError("device='meta' holds shapes without values, so nothing can be computed there: use 'cpu' "
+                         "or 'cuda' (or leave device out)")
+    if net is not None and any(t.is_meta for t in (*net.parameters(), *net.buffers())
            if not isinstance(t, nn.parameter.UninitializedTensorMixin)):
         raise ValueError("net's weights are on the meta device: they have shapes but no values (it was built "
                          "under torch.device('meta'), or moved there), so it cannot compute. Build it on the CPU "

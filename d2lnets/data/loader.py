@@ -1,6 +1,7 @@
 """Batches from images held in memory: the one loader every dataset of the course uses."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -77,6 +78,9 @@ class ImageLoader:
                                  "channel")
             mean, std = (tuple(float(v) for v in torch.as_tensor(t, dtype=torch.float64).reshape(-1).tolist())
                          for t in normalize)
+            if not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std):
+                raise ValueError(f"normalize=(mean, std) needs finite means and standard deviations above 0, got "
+                                 f"mean {mean} and std {std}: dividing by a std of 0 makes every pixel infinite")
             self.mean, self.std, normalize = mean, std, True
         elif normalize and (self.mean is None or self.std is None):
             raise ValueError(f"{type(self).__name__} knows no mean and std to normalise with: "
@@ -124,7 +128,7 @@ class ImageLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Use the shuffle of epoch ``epoch`` on the next pass."""
-        self.epoch = epoch
+        self.epoch = as_int(epoch, "epoch", minimum=0)
 
     def to(self, device: torch.device | str) -> ImageLoader:
         """The same loader with its tensors on ``device`` (batches are then made there)."""

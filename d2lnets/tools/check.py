@@ -85,7 +85,11 @@ def _run(cells: list[tuple[int, str]], ns: dict, name: str) -> None:
     for i, source in cells:
         code = compile(source, f"<{name} cell {i}>", "exec")
         with contextlib.redirect_stdout(io.StringIO()):
-            exec(code, ns)  # noqa: S102 - running the learner's own notebook is the point
+            try:
+                exec(code, ns)  # noqa: S102 - running the learner's own notebook is the point
+            except SystemExit as e:  # it would end the check itself, and with "success"
+                raise RuntimeError(f"cell {i} called exit() or sys.exit() ({e.code!r}), which would stop the check: "
+                                   "take the call out") from None
 
 
 def _describe(e: BaseException) -> str:

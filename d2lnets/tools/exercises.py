@@ -201,6 +201,9 @@ def _check_folders(src: Path, dest: Path) -> None:
                          "another folder, e.g. `d2lnets exercises chapters exercises`.")
     if not chapter_notebooks(src):
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {src.resolve()}")
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest} is a file, not a folder: the learner copies go in a folder of their own, e.g. "
+                         "exercises")
 
 
 def sync(src: str | Path = "chapters", dest: str | Path = "exercises") -> list[Message]:

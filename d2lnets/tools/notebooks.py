@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..core.paths import atomic_write_text, repo_root
 from ..train.records import describe_report
+from .exercises import UnreadableNotebook, read_notebook
 from .interrupt import Interrupted, noting_sigint, one_line
 
 __all__ = ["NEEDS_DATA", "missing_data", "run_notebook", "scrub", "write_results"]
@@ -83,7 +84,7 @@ def run_notebook(path: Path, profile: str, timeout: int = 1800) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path, hint=False)  # (UnreadableNotebook says what is wrong with it)
     os.environ["D2LNETS_PROFILE"] = profile
     interrupted = Interrupted(f"interrupted while running {path}: the notebook was left as it was")
     # Ctrl-C is taken by us, not by nbclient's handler (which shuts the kernel down and then fails in
@@ -207,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             seconds = run_notebook(path, args.profile)  # a failure raises here: earlier records stay
             new = [{**r, "chapter": r.get("chapter") or path.stem} for r in _load_records(fresh)]  # reports
             new += [{"chapter": path.stem, "wall_seconds": round(seconds, 1)}]
+        except UnreadableNotebook as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             kept = f"; {args.results.name} keeps its last version" if args.results else ""
             before = f" (done before it, and saved: {', '.join(done)})" if done else ""

@@ -156,11 +156,16 @@ def train_main(argv: list[str] | None = None) -> int:
     if args.resume and not args.checkpoint:
         parser.error("--resume goes on from --checkpoint PATH: give the checkpoint's path")
     v = _settings(args, parser)
+    from ..train.history import TrainingDivergedError
+
     where = _where()
     try:
         return _train(args, parser, v, where)
     except KeyboardInterrupt:
         raise _interrupted(where, args, argv, started) from None
+    except (ValueError, TypeError, OSError, TrainingDivergedError) as e:  # refused, a full disk, a divergence
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 def _train(args, parser, v: dict, where) -> int:
@@ -169,7 +174,6 @@ def _train(args, parser, v: dict, where) -> int:
     from .. import models
     from ..core import config
     from ..data.fashion_mnist import load_data_fashion_mnist
-    from ..train.checkpoint import CheckpointError
     from ..train.loop import train_ch5
     from ..train.saving import runs_dir, save_model
 
@@ -196,15 +200,11 @@ def _train(args, parser, v: dict, where) -> int:
     say(f"training {v['name']} ({v['model']}{', ' + v['variant'] if v['variant'] else ''}) on Fashion-MNIST at "
         f"{v['image_size']} px: {v['num_epochs']} epochs, batch size {v['batch_size']}{per}, lr {v['lr']:g}"
           f"{', ' + v['schedule'] if v['schedule'] else ''}, profile {config.profile().name}", flush=True)
-    try:
-        history = train_ch5(net, train_iter, test_iter, v["num_epochs"], optimizer=optimizer,
-                            scheduler=v["schedule"], device=args.device, precision=args.precision, plot=False,
-                            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                            resume=args.resume, overwrite=args.overwrite,
-                            sync_batchnorm=args.sync_batchnorm, hooks=[where])
-    except (FileExistsError, FileNotFoundError, CheckpointError) as e:  # a checkpoint in the way, or none
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    history = train_ch5(net, train_iter, test_iter, v["num_epochs"], optimizer=optimizer,
+                        scheduler=v["schedule"], device=args.device, precision=args.precision, plot=False,
+                        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                        resume=args.resume, overwrite=args.overwrite,
+                        sync_batchnorm=args.sync_batchnorm, hooks=[where])
     say(f"run record appended to {os.environ['D2LNETS_RUN_LOG']}")
     if args.save:
         if args.recipe is None:

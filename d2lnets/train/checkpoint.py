@@ -76,6 +76,22 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return saved
 
 
+def _check_state(state: object, what: str) -> None:
+    """A hook's state is what a checkpoint can save and load back (``weights_only``): a dict of
+    numbers, strings, None, tensors, and lists and dicts of them."""
+    def plain(value: object) -> bool:
+        if isinstance(value, (str, int, float, bool, type(None), torch.Tensor)):
+            return True
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        return isinstance(value, dict) and all(isinstance(k, (str, int)) and plain(v) for k, v in value.items())
+
+    if not isinstance(state, dict) or not plain(state):
+        raise TypeError(f"{what} returned {short(state)}; a checkpoint saves a hook's state as a dict of numbers, "
+                        "strings, None, tensors, and lists and dicts of them (so that it loads back with "
+                        "weights_only=True): convert the rest, e.g. float(x), x.tolist()")
+
+
 def _run_differences(saved: dict, here: dict) -> list[str]:
     out = []
     for key in sorted(set(saved) | set(here)):
@@ -197,6 +213,9 @@ class Checkpoints(Hook):
     def _save(self, run, epoch: int, batch: int, loop: dict, rng: dict) -> None:
         if self.path is None or not run.main:
             return
+        hooks = run.hook_states()
+        for name, state in hooks.items():
+            _check_state(state, f"the hook {name}'s state_dict()")
         net = unwrap(run.net)
         meta = {"model": model_name(net), "run": self.identity, "epoch": epoch, "batch": batch, "step": run.step,
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -205,5 +224,5 @@ class Checkpoints(Hook):
                      "state_dict": cpu_copy(net.state_dict()), "optimizer": cpu_copy(run.optimizer.state_dict()),
                      "scheduler": None if run.scheduler is None else cpu_copy(run.scheduler.state_dict()),
                      "scaler": None if run.scaler is None else cpu_copy(run.scaler.state_dict()),
-                     "history": run.history.to_dict(), "loop": loop, "hooks": run.hook_states(), "rng": rng},
+                     "history": run.history.to_dict(), "loop": loop, "hooks": hooks, "rng": rng},
                     self.path)

@@ -271,6 +271,7 @@ def _check_arguments(net, num_epochs, lr, optimizer, loss, channels_last):
 def _training_device(device) -> torch.device:
     """``device`` checked, and the one ``$D2LNETS_REQUIRE_DEVICE`` demands (CI's GPU job)."""
     device = as_device(device)
+    check_not_meta(None, device)
     required = config.required_device()
     if required and device.type != required:
         raise RuntimeError(f"D2LNETS_REQUIRE_DEVICE={required} but training would run on {device}")
