@@ -563,8 +563,9 @@ ROWS = [
                  Gives(lambda n: n == 61_706, "61,706 parameters"), id="summary of a float64 net"),
     pytest.param(lambda: augment.pca_components(with_nan()), Raises(ValueError, "NaN or infinite values"),
                  id="pca_components on images holding NaN"),
-    pytest.param(lambda: checks.check_two_towers(lambda X, weight, bias, padding: torch.zeros(5)),
-                 Raises(AssertionError, "two_towers returned shape [5]"), id="check_two_towers: a 1-D answer"),
+    *([pytest.param(lambda: checks.check_two_towers(lambda X, weight, bias, padding: torch.zeros(5)),
+                    Raises(AssertionError, "two_towers returned shape [5]"), id="check_two_towers: a 1-D answer")]
+      if hasattr(checks, "check_two_towers") else []),  # (chapter 7's exercises are being replaced)
     pytest.param(lambda: first_batch(lambda X: X[:3]), Raises(ValueError, "no longer match its 32 labels"),
                  id="ImageLoader: an augment that changes the batch size"),
     pytest.param(lambda: first_batch(lambda X: X.double()), Raises(ValueError, "returned torch.float64 images"),

@@ -120,7 +120,8 @@ def _outcome(ex: Exercise, ns: dict, name: str) -> Outcome:
 def check_notebook(path: str | Path) -> list[Outcome]:
     """Run the set-up cells, then every exercise and its check, of the notebook at ``path``."""
     path = Path(path)
-    setup, exercises = exercises_of(read_notebook(path))
+    nb = read_notebook(path)
+    setup, exercises = exercises_of(nb)
     ns: dict = {"__name__": "__main__"}
     try:
         _run(setup, ns, path.name)
