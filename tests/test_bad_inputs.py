@@ -936,3 +936,22 @@ def test_learner_copies_go_in_a_folder_not_over_a_file(tmp_path):
     with pytest.raises(ValueError, match="is a file, not a folder"):
         exercises.sync(Path(__file__).resolve().parent.parent / "chapters", tmp_path / "exercises")
     assert (tmp_path / "exercises").read_text() == "my notes"
+
+
+def test_weights_of_another_variant_of_the_same_network_are_not_loaded(tmp_path, monkeypatch):
+    """LeNet (modern) and LeNet (d2l) have the same parameter shapes, not the same network."""
+    monkeypatch.setenv("D2LNETS_RUNS", str(tmp_path))
+    d2l.save_model(lenet(), "01_x", profile="cpu")
+    before = (tmp_path / "01_x-cpu.pt").read_bytes()
+    book = d2l.models.lenet(variant="d2l")
+    weights = copy.deepcopy(book.state_dict())
+    with pytest.raises(d2l.ModelMismatchError, match=r"holds LeNet \(modern\), but net is LeNet \(d2l\)"):
+        d2l.load_model(book, "01_x", profile="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(book.state_dict().values(), weights.values()))
+    assert (tmp_path / "01_x-cpu.pt").read_bytes() == before
+    assert d2l.load_model(lenet(), "01_x", profile="cpu")["model"] == "LeNet (modern)"
+
+
+def test_a_legend_of_one_name_is_one_line_not_its_letters():
+    assert d2l.Animator(legend="loss").legend == ["loss"]
+    assert d2l.Animator(legend=("loss", "acc")).legend == ["loss", "acc"]
