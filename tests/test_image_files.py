@@ -160,7 +160,7 @@ def test_the_memory_budget_counts_decoding_at_full_size(tmp_path, monkeypatch):
     (big,) = decode.read_headers([tmp_path / "train/a/big.png"], ["big"])
     (plain,) = decode.read_headers([tmp_path / "train/a/plain.png"], ["plain"])
     kept = 5 * 3 * 8 * 8  # the five images at 8x8
-    # 5 images at 8x8 are 960 bytes, but decoding the 500 x 600 one takes 2.4 MB (8 bytes a pixel) and its file
+    # 5 images at 8x8 are 960 bytes, but decoding the 500 x 600 one takes 3.6 MB (12 bytes a pixel) and its file
     with pytest.raises(MemoryError, match=r"decoding .*big.png \(600 x 500 pixels\) takes about .*memory budget"):
         d2l.load_image_folder_tensors(tmp_path, 8, memory_budget=big.decode_bytes + kept - 1)
     store.CACHE.clear()
@@ -182,3 +182,19 @@ def test_headers_are_read_without_decoding(tmp_path):
     (h,) = decode.read_headers([tmp_path / "x.png"], ["x.png"])
     assert (h.width, h.height, h.mode, h.frames) == (12_345, 678, "RGB", 1)
     assert h.decode_bytes == 12_345 * 678 * decode.DECODE_BYTES_PER_PIXEL + (tmp_path / "x.png").stat().st_size
+
+
+def test_a_png_with_too_little_data_is_an_error_not_a_crash(tmp_path):
+    """torchvision 0.29 ends the process (a segmentation fault) on such a PNG; PIL decodes PNGs here.
+    Run in a subprocess, so that a regression fails this test instead of killing the test run."""
+    import subprocess
+    import sys
+
+    png_header_only(tmp_path / "short.png", 300, 200)  # a whole file, whose data stream is 64 bytes
+    code = ("import sys; from pathlib import Path; from d2lnets.data import decode, store\n"
+            "try:\n    decode._decode(Path(sys.argv[1]), (8, 8), 'short.png')\n"
+            "except store.ChecksumError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(tmp_path / "short.png")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"the process ended with {done.returncode}: {done.stderr[-500:]}"
+    assert done.stdout.startswith("short.png could not be decoded as an image (OSError: image file is truncated")

@@ -9,7 +9,7 @@ read (its size, kind and frames: PIL reads only the header) and checked:
   30,000 pixels takes 2.7 GB once decoded), so the file's size says nothing.
 - **Memory.** The memory budget counts the decoded images that are kept (uint8 at ``resize``) and
   the decoding itself: each thread holds one image at full size while it decodes it (about
-  :data:`DECODE_BYTES_PER_PIXEL` bytes a pixel, 16-bit images twice that, plus the file). Fewer
+  :data:`DECODE_BYTES_PER_PIXEL` bytes a pixel, plus the file). Fewer
   threads are used when that fits and all of them would not; when not even one fits, a
   ``MemoryError`` names the largest image.
 - **Kinds**, each on purpose: an animated PNG or a multi-picture JPEG (MPO) gives its first frame
@@ -17,6 +17,9 @@ read (its size, kind and frames: PIL reads only the header) and checked:
   not clipped); palette, grey and CMYK images become RGB as PIL's ``convert("RGB")`` makes them,
   and transparency is dropped (the colour under it is kept, as there); a JPEG's EXIF orientation
   is applied, so a photo taken upright comes out upright (as ``PIL.ImageOps.exif_transpose``).
+- **Decoders**: JPEGs by torchvision (libjpeg-turbo, in threads); PNGs by PIL, which says that a
+  damaged file is truncated where torchvision 0.29 crashes the whole process (a notebook's kernel
+  dies) on a PNG whose data is shorter than its header says.
 """
 from __future__ import annotations
 
@@ -38,9 +41,9 @@ __all__ = ["DECODE_BYTES_PER_PIXEL", "MAX_PIXELS", "Header", "ImageTooLargeError
            "decode_all", "read_headers"]
 
 MAX_PIXELS = 50_000_000
-# Measured with torchvision 0.29: decoding one image at full size and resizing it takes about 4 (JPEG)
-# to 6 (PNG) bytes a pixel beyond the file itself; 8 leaves room. A 16-bit image takes twice as much.
-DECODE_BYTES_PER_PIXEL = 8
+# Measured (torchvision 0.29, Pillow 12): decoding one image at full size and resizing it takes about 4
+# (JPEG) to 10 (PNG, 8 or 16 bits) bytes a pixel beyond the file itself; 12 leaves room.
+DECODE_BYTES_PER_PIXEL = 12
 
 _TORCHVISION_IO_DEPRECATION = "The image decoding and encoding capabilities of TorchVision are deprecated"
 _PNG, _JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
@@ -68,8 +71,7 @@ class Header:
     @property
     def decode_bytes(self) -> int:
         """The memory decoding it takes at full size (see the module)."""
-        deep = self.mode.startswith("I;16") or self.mode in ("I", "F")
-        return self.pixels * DECODE_BYTES_PER_PIXEL * (2 if deep else 1) + self.file_bytes
+        return self.pixels * DECODE_BYTES_PER_PIXEL + self.file_bytes
 
 
 def _header(source: bytes | Path, where: str) -> Header:
@@ -170,17 +172,41 @@ def _to_uint8(image: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _png(data: bytes) -> torch.Tensor:
+    """A PNG's pixels as uint8 [3, H, W], decoded by PIL (see :func:`_decode`): its first frame,
+    16-bit values scaled to 8 bits, any other mode converted to RGB, EXIF orientation applied."""
+    import numpy as np
+    from PIL import ImageOps, PngImagePlugin
+
+    image = PngImagePlugin.PngImageFile(io.BytesIO(data))  # (the size was checked: no bomb check here)
+    image.load()
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16 bits of grey
+        grey = _to_uint8(torch.from_numpy(np.asarray(image).astype(np.int32))[None].clamp_(0, 65535))
+        return grey.expand(3, -1, -1).contiguous()
+    rgb = np.array(image if image.mode == "RGB" else image.convert("RGB"))  # (one copy of the pixels)
+    return torch.from_numpy(rgb).permute(2, 0, 1)
+
+
 def _decode(raw: bytes | Path, size: tuple[int, int], where: str) -> torch.Tensor:
-    """One image file's bytes -> uint8 [3, H, W] resized to ``size`` (antialiased bilinear)."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    """One image file's bytes -> uint8 [3, H, W] resized to ``size`` (antialiased bilinear).
+
+    JPEGs are decoded by torchvision (libjpeg-turbo); PNGs by PIL, because torchvision 0.29 ends the
+    whole process (a segmentation fault, a notebook's kernel dies) on a PNG whose data stream is
+    shorter than its header says, where PIL raises an error that names the file."""
+    from torchvision.io import ImageReadMode, decode_image
     from torchvision.transforms.v2 import functional as TF
 
     try:
-        encoded = read_file(str(raw)) if isinstance(raw, Path) else torch.frombuffer(bytearray(raw), dtype=torch.uint8)
-        image = decode_image(encoded, mode=ImageReadMode.RGB, apply_exif_orientation=True)
-    except Exception as e:  # torchvision raises RuntimeError, ValueError, ...
+        data = raw.read_bytes() if isinstance(raw, Path) else bytes(raw)
+        if data.startswith(_PNG):
+            image = _png(data)
+        else:
+            image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB,
+                                 apply_exif_orientation=True)
+    except Exception as e:  # torchvision raises RuntimeError, ValueError, ...; PIL OSError, SyntaxError, ...
         raise ChecksumError(f"{where} could not be decoded as an image ({type(e).__name__}: "
-                            f"{str(e).strip().splitlines()[-1]}); replace or delete it") from e
+                            f"{(str(e).strip().splitlines() or [''])[-1]}); replace or delete it") from e
     if image.dtype != torch.uint8:
         image = _to_uint8(image)
     if tuple(image.shape[-2:]) != size:
