@@ -160,6 +160,13 @@ def with_nan():
     return X
 
 
+def notes():
+    """A learner's file that is not a checkpoint: it must survive train_ch5(checkpoint=it, overwrite=True)."""
+    path = Path(tempfile.mkdtemp()) / "notes.txt"
+    path.write_text("my notes")
+    return path
+
+
 class StateOf(d2l.Hook):
     """A hook whose state (saved by checkpoints) is ``state``."""
 
@@ -609,6 +616,11 @@ ROWS = [
     pytest.param(lambda: fit(hooks=[StateOf({"t": torch.ones(2), "n": [1, 2.5, None]})],
                              checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
                  Gives(lambda h: h.num_epochs == 1, "trained"), id="train_ch5: a hook with tensors in its state"),
+    pytest.param(lambda: fit(checkpoint=tempfile.mkdtemp()), Raises(ValueError, "is a folder; give the path of a file"),
+                 id="train_ch5(checkpoint=a folder)"),
+    pytest.param(lambda: fit(checkpoint=str(notes()), overwrite=True),
+                 Raises(FileExistsError, "torch.save did not write"),
+                 id="train_ch5(checkpoint=a learner's text file, overwrite=True): not replaced"),
     pytest.param(lambda: loader(normalize=(0.5, 0)), Raises(ValueError, "standard deviations above 0"),
                  id="ImageLoader(normalize=(0.5, 0)): a std of 0"),
     pytest.param(lambda: loader().set_epoch("x"), Raises(ValueError, "epoch must be"), id="ImageLoader.set_epoch('x')"),

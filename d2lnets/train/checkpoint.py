@@ -76,6 +76,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return saved
 
 
+def _saved_by_torch(path: Path) -> bool:
+    """Whether ``path`` starts as the files torch.save writes do (a zip archive, or an older pickle)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith((b"PK\x03\x04", b"\x80"))
+
+
 def _check_state(state: object, what: str) -> None:
     """A hook's state is what a checkpoint can save and load back (``weights_only``): a dict of
     numbers, strings, None, tensors, and lists and dicts of them."""
@@ -138,9 +148,18 @@ class Checkpoints(Hook):
         self.every = None if every is None else as_int(every, "checkpoint_every")
         if self.every is not None and self.path is None:
             raise ValueError("checkpoint_every needs checkpoint=PATH, the file to write")
-        if self.path is not None and not same and not overwrite and self.path.exists():
-            raise FileExistsError(f"{self.path} already holds a checkpoint: resume it (resume=True, on the command "
-                                  "line --resume), or start anew and replace it (overwrite=True, --overwrite)")
+        if self.path is not None and self.path.is_dir():
+            raise ValueError(f"checkpoint={str(self.path)!r} is a folder; give the path of a file in it, e.g. "
+                             f"{str(self.path / 'run.pt')!r}")
+        if self.path is not None and not same and self.path.exists():
+            if not _saved_by_torch(self.path):  # a learner's other file: never replaced, whatever overwrite says
+                raise FileExistsError(f"{self.path} holds a file that torch.save did not write, so not a "
+                                      "checkpoint: it is not replaced (even with overwrite=True); write the "
+                                      "checkpoint to another path")
+            if not overwrite:
+                raise FileExistsError(f"{self.path} already holds a checkpoint: resume it (resume=True, on the "
+                                      "command line --resume), or start anew and replace it (overwrite=True, "
+                                      "--overwrite)")
         self.saved, self.rng_epoch = None, None
 
     @property
