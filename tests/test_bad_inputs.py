@@ -123,6 +123,65 @@ def call_check(check, value):
     return check(value)
 
 
+def on_meta(fn):
+    """``fn`` of a LeNet built on the meta device (shapes, no values)."""
+    with torch.device("meta"):
+        net = lenet()
+    return fn(net)
+
+
+def book_lenet():
+    """The book's LeNet as an nn.Sequential, so that ``net[0]`` is its first convolution."""
+    d2l.set_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5),
+                         nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(),
+                         nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+
+
+def weights_view_after_training():
+    """``net[0].weight.view(-1)``, which fails on weights left channels-last, after train_ch5 (which
+    trains channels-last on the CPU by default)."""
+    net = book_lenet()
+    fit(net, channels_last=True)
+    return net[0].weight.view(-1).shape
+
+
+def tv_resnet_with(fc):
+    import torchvision
+
+    tv = torchvision.models.resnet18(weights=None)
+    tv.fc = fc
+    return d2l.models.from_torchvision(tv)
+
+
+def with_nan():
+    X = torch.rand(4, 3, 8, 8)
+    X[1, 2, 3, 4] = float("nan")
+    return X
+
+
+def notes():
+    """A learner's file that is not a checkpoint: it must survive train_ch5(checkpoint=it, overwrite=True)."""
+    path = Path(tempfile.mkdtemp()) / "notes.txt"
+    path.write_text("my notes")
+    return path
+
+
+class StateOf(d2l.Hook):
+    """A hook whose state (saved by checkpoints) is ``state``."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def state_dict(self):
+        return self.state
+
+
+def first_batch(augment, **kwargs):
+    """The first batch of a 100-image loader with ``augment``."""
+    return next(iter(loader(augment=augment, **kwargs)))
+
+
 def stays_in_train_mode_after_interrupt():
     def interrupted():
         yield batches(1)[0]
@@ -482,6 +541,95 @@ ROWS = [
     pytest.param(lambda: d2l.show_images(torch.rand(4, 1, 8, 8), 0, 2), Raises(ValueError, "num_rows must be"),
                  id="show_images(num_rows=0)"),
     *check_rows(),
+    # --- issue 27: raw errors named, loaders that yield what they promise -------------------------------
+    pytest.param(lambda: on_meta(fit), Raises(ValueError, "net's weights are on the meta device"),
+                 id="train_ch5: a network on the meta device"),
+    pytest.param(lambda: on_meta(evaluate), Raises(ValueError, "net.to_empty(device='cpu')"),
+                 id="evaluate_accuracy: a network on the meta device"),
+    pytest.param(weights_view_after_training, Gives(lambda s: s == (150,), "a view of the weights"),
+                 id="train_ch5: net[0].weight.view(-1) works after training channels-last"),
+    pytest.param(lambda: d2l.models.vgg(11), Raises(TypeError, "vgg('A'), or call vgg11()"), id="vgg(11)"),
+    pytest.param(lambda: d2l.models.vgg([]), Raises(ValueError, "has no convolution"), id="vgg([])"),
+    pytest.param(lambda: d2l.models.vgg(["M"]), Raises(ValueError, "has no convolution"), id="vgg(['M'])"),
+    pytest.param(lambda: d2l.models.vgg([0, "M"]), Raises(ValueError, "channels (a positive int)"),
+                 id="vgg([0, 'M'])"),
+    pytest.param(lambda: d2l.models.vgg([16, "M"], 10, 1, variant="small").config,
+                 Gives(lambda c: c == "custom", "a small VGG of a custom configuration"), id="vgg([16, 'M'], small)"),
+    pytest.param(lambda: tv_resnet_with(nn.Sequential(nn.Dropout(0.2), nn.Linear(512, 10))),
+                 Raises(ValueError, "fc.1.weight, fc.1.bias in their place"),
+                 id="from_torchvision: a ResNet whose fc was replaced by a Sequential"),
+    pytest.param(lambda: tv_resnet_with(nn.Linear(256, 10)), Raises(ValueError, "replace the layer on the result"),
+                 id="from_torchvision: a ResNet whose fc takes other inputs"),
+    pytest.param(lambda: tv_resnet_with(nn.Identity()), Raises(ValueError, "was its classifier replaced?"),
+                 id="from_torchvision: a ResNet whose fc is nn.Identity"),
+    pytest.param(lambda: tv_resnet_with(nn.Linear(512, 7)).fc.out_features, Gives(lambda n: n == 7, "7 classes"),
+                 id="from_torchvision: a ResNet with a new fc of the same form"),
+    pytest.param(lambda: d2l.summary(lenet(), (1, 28, 28), dtype=torch.float64),
+                 Raises(ValueError, "dtype=torch.float64 but net's weights are torch.float32"),
+                 id="summary(dtype=torch.float64) of a float32 net"),
+    pytest.param(lambda: d2l.summary(lenet().double(), (1, 28, 28)).total_params,
+                 Gives(lambda n: n == 61_706, "61,706 parameters"), id="summary of a float64 net"),
+    pytest.param(lambda: augment.pca_components(with_nan()), Raises(ValueError, "NaN or infinite values"),
+                 id="pca_components on images holding NaN"),
+    *([pytest.param(lambda: checks.check_two_towers(lambda X, weight, bias, padding: torch.zeros(5)),
+                    Raises(AssertionError, "two_towers returned shape [5]"), id="check_two_towers: a 1-D answer")]
+      if hasattr(checks, "check_two_towers") else []),  # (chapter 7's exercises are being replaced)
+    pytest.param(lambda: first_batch(lambda X: X[:3]), Raises(ValueError, "no longer match its 32 labels"),
+                 id="ImageLoader: an augment that changes the batch size"),
+    pytest.param(lambda: first_batch(lambda X: X.double()), Raises(ValueError, "returned torch.float64 images"),
+                 id="ImageLoader: an augment that changes the dtype"),
+    pytest.param(lambda: first_batch(lambda X: X * 255), Raises(ValueError, "returned values from 0 to 255"),
+                 id="ImageLoader: an augment that scales to 0-255"),
+    pytest.param(lambda: first_batch(lambda X: (X - 0.286) / 0.353), Raises(ValueError, "normalize=..."),
+                 id="ImageLoader: an augment that normalises"),
+    pytest.param(lambda: first_batch(lambda X: X.numpy()), Raises(ValueError, "returned ndarray, not a tensor"),
+                 id="ImageLoader: an augment that returns an array"),
+    pytest.param(lambda: first_batch(lambda X: X * float("nan")), Raises(ValueError, "from nan to nan"),
+                 id="ImageLoader: an augment that returns NaN"),
+    pytest.param(lambda: first_batch(augment.Augment(crop=24, padding=2))[0].shape,
+                 Gives(lambda s: s == (32, 1, 24, 24), "cropped batches"), id="ImageLoader: a cropping augment"),
+    pytest.param(lambda: first_batch(lambda X: (X + 0.2).clamp(max=1.2), normalize=True)[0].shape,
+                 Gives(lambda s: s == (32, 1, 28, 28), "batches"),
+                 id="ImageLoader: an augment within the tolerance, then normalised"),
+    # --- issue 27: what the sweep of 454 probes found ------------------------------------------------------
+    pytest.param(lambda: fit(device="meta"), Raises(ValueError, "device='meta' holds shapes without values"),
+                 id="train_ch5(device='meta')"),
+    pytest.param(lambda: evaluate(device="meta"), Raises(ValueError, "device='meta'"),
+                 id="evaluate_accuracy(device='meta')"),
+    pytest.param(lambda: fit(train=[(torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long))]),
+                 Raises(ValueError, "the first batch of train_iter holds no examples"), id="train_ch5: an empty batch"),
+    pytest.param(lambda: fit(hooks=[object()]), Raises(TypeError, "hooks[0] is <object object"),
+                 id="train_ch5(hooks=[object()])"),
+    pytest.param(lambda: fit(hooks=[d2l.Hook]), Raises(TypeError, "add the brackets: Hook()"),
+                 id="train_ch5(hooks=[Hook]): the class"),
+    pytest.param(lambda: fit(hooks=d2l.Hook()), Raises(TypeError, "hooks must be a list of hooks"),
+                 id="train_ch5(hooks=Hook()): not in a list"),
+    pytest.param(lambda: fit(hooks="progress"), Raises(TypeError, "hooks must be a list of hooks"),
+                 id="train_ch5(hooks='progress')"),
+    pytest.param(lambda: fit(hooks=[lambda run: None]), Raises(TypeError, "each hook is a d2l.Hook"),
+                 id="train_ch5(hooks=[a function])"),
+    pytest.param(lambda: fit(hooks=None), Gives(lambda h: h.num_epochs == 1, "trained"), id="train_ch5(hooks=None)"),
+    pytest.param(lambda: fit(hooks=[StateOf("not a dict")], checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
+                 Raises(TypeError, "the hook StateOf's state_dict() returned 'not a dict'"),
+                 id="train_ch5: a hook whose state is not a dict, with a checkpoint"),
+    pytest.param(lambda: fit(hooks=[StateOf({"f": open})], checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
+                 Raises(TypeError, "weights_only=True"), id="train_ch5: a hook whose state holds a function"),
+    pytest.param(lambda: fit(hooks=[StateOf({"t": torch.ones(2), "n": [1, 2.5, None]})],
+                             checkpoint=str(Path(tempfile.mkdtemp()) / "c.pt")),
+                 Gives(lambda h: h.num_epochs == 1, "trained"), id="train_ch5: a hook with tensors in its state"),
+    pytest.param(lambda: fit(checkpoint=tempfile.mkdtemp()), Raises(ValueError, "is a folder; give the path of a file"),
+                 id="train_ch5(checkpoint=a folder)"),
+    pytest.param(lambda: fit(checkpoint=str(notes()), overwrite=True),
+                 Raises(FileExistsError, "torch.save did not write"),
+                 id="train_ch5(checkpoint=a learner's text file, overwrite=True): not replaced"),
+    pytest.param(lambda: loader(normalize=(0.5, 0)), Raises(ValueError, "standard deviations above 0"),
+                 id="ImageLoader(normalize=(0.5, 0)): a std of 0"),
+    pytest.param(lambda: loader().set_epoch("x"), Raises(ValueError, "epoch must be"), id="ImageLoader.set_epoch('x')"),
+    pytest.param(lambda: d2l.set_seed(2**70), Raises(ValueError, "torch's range"), id="set_seed(2**70)"),
+    pytest.param(lambda: d2l.show_images(["a", "b"], 1, 2), Raises(TypeError, "image 0 is 'a'"),
+                 id="show_images of strings"),
+    pytest.param(lambda: d2l.show_images(torch.rand(4, 1, 8, 8), 1, 4, titles=["a"] * 3),
+                 Raises(ValueError, "3 titles for the 4 images shown"), id="show_images with too few titles"),
 ]
 
 
@@ -645,3 +793,178 @@ def test_a_failing_chapter_run_keeps_its_earlier_records(tmp_path, monkeypatch):
     notebooks.main([str(tmp_path / "01_x.ipynb")])
     assert notebooks._load_records(records) == [
         earlier[2], {"chapter": "01_x", "model": "LeNet", "test_acc": 0.95}, {"chapter": "01_x", "wall_seconds": 30.0}]
+
+
+# --- issue 27: what happens around a learner ----------------------------------------------------------
+
+def test_an_augment_is_checked_once_not_every_batch(monkeypatch):
+    from d2lnets.data import loader as loader_mod
+
+    calls = []
+    real = loader_mod._check_augmented
+    monkeypatch.setattr(loader_mod, "_check_augmented", lambda *a: calls.append(1) or real(*a))
+    train = loader(16, augment=augment.Augment(flip=True))
+    for _ in range(2):
+        assert len(list(train)) == 7
+    assert calls == [1]
+
+
+class SizesSeen:
+    """Cross-entropy that notes every training batch's size."""
+
+    def __init__(self):
+        self.sizes = []
+
+    def __call__(self, y_hat, y):
+        self.sizes.append(len(y))
+        return F.cross_entropy(y_hat, y)
+
+
+@pytest.mark.parametrize("kind", ["FashionMNISTLoader", "DataLoader"])
+def test_a_last_batch_of_one_with_batch_norm_is_left_out_and_said_once(kind, capsys):
+    """33 examples in batches of 16: the last batch holds 1, which batch normalisation cannot train on."""
+    t = fashion()
+    if kind == "DataLoader":
+        images = t["test_images"][:33].float().div(255).unsqueeze(1)
+        dataset = torch.utils.data.TensorDataset(images, t["test_labels"][:33])
+        train = torch.utils.data.DataLoader(dataset, batch_size=16)
+    else:
+        train = d2l.FashionMNISTLoader(t["test_images"][:33], t["test_labels"][:33], 16)
+    assert len(train) == 3
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.BatchNorm1d(4), nn.Linear(4, 10))
+    seen = SizesSeen()
+    h = d2l.train_ch5(net, train, batches(1), 2, lr=0.1, loss=seen, device="cpu", verbose=False)
+    assert h.num_epochs == 2 and seen.sizes == [16, 16, 16, 16]
+    said = [line for line in capsys.readouterr().out.splitlines() if "batch normalisation" in line]
+    assert len(said) == 1 and "holds 1 example" in said[0] and "drop_last=True" in said[0], said
+    # a network without batch normalisation trains on that example
+    seen = SizesSeen()
+    d2l.train_ch5(lenet(), train, batches(1), 1, lr=0.1, loss=seen, device="cpu", verbose=False)
+    assert seen.sizes == [16, 16, 1]
+
+
+def test_batches_of_one_only_with_batch_norm_say_what_to_do():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.BatchNorm1d(8), nn.Linear(8, 10))
+    with pytest.raises(ValueError, match="every batch held one example.*batch size of 2 or more"):
+        fit(net, train=batches(3, size=1))
+
+
+def learner_copies(tmp_path):
+    """The course's exercises as a learner has them: exercises/ written from the chapters."""
+    from d2lnets.tools import exercises
+
+    root = Path(__file__).resolve().parent.parent
+    exercises.sync(root / "chapters", tmp_path / "exercises")
+    return tmp_path / "exercises"
+
+
+def test_an_unreadable_copy_is_named_kept_and_the_other_chapters_checked(tmp_path, monkeypatch, capsys):
+    from d2lnets.tools import check, exercises
+
+    copies = learner_copies(tmp_path)
+    cut = copies / "03_vgg.ipynb"
+    (copies / ".ipynb_checkpoints").mkdir()
+    (copies / ".ipynb_checkpoints" / "03_vgg-checkpoint.ipynb").write_bytes(cut.read_bytes())
+    cut.write_bytes(cut.read_bytes()[:3000])            # a save cut short: not valid JSON
+    (copies / "04_resnet.ipynb").write_text("[]")      # JSON, but not a notebook
+    before = {p.name: p.read_bytes() for p in copies.iterdir() if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+
+    assert check.main([]) == 1
+    out = capsys.readouterr().out.splitlines()
+    (vgg,) = [line for line in out if "03_vgg" in line]
+    assert vgg.startswith("exercises/03_vgg.ipynb cannot be read: it is not valid JSON (")
+    assert "a save cut short?" in vgg
+    assert "JupyterLab's last checkpoint of it is exercises/.ipynb_checkpoints/03_vgg-checkpoint.ipynb" in vgg
+    (resnet,) = [line for line in out if "04_resnet" in line]
+    assert resnet == ("exercises/04_resnet.ipynb cannot be read: it is JSON (a list) but not a Jupyter notebook, "
+                      "which is a JSON object with cells, metadata and nbformat")
+    for other in ("01_lenet", "02_alexnet", "05_densenet", "06_comparison"):
+        assert any(line.startswith(f"{other}  ") and "not written yet" in line for line in out), other
+    assert "2 notebooks could not be checked" in out[-1]
+
+    messages = {m.path.name: m for m in exercises.sync(Path(__file__).resolve().parent.parent / "chapters", copies)}
+    for name in ("03_vgg.ipynb", "04_resnet.ipynb"):
+        assert messages[name].status == "unreadable" and "your copy cannot be read" in messages[name].text
+        assert "changed" not in messages[name].text and "make reset NB=0" in messages[name].text
+    assert {p.name: p.read_bytes() for p in copies.iterdir() if p.is_file()} == before
+    assert not list(copies.glob("*.updated*"))
+
+
+def learner_notebook(tmp_path, exercise_source):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["setup"]}),
+                nbformat.v4.new_code_cell(exercise_source, metadata={"tags": ["exercise"]}),
+                nbformat.v4.new_code_cell("assert x == 2, 'x should be 2'", metadata={"tags": ["check"]})]
+    (tmp_path / "exercises").mkdir()
+    nbformat.write(nb, tmp_path / "exercises" / "01_x.ipynb")
+
+
+def test_an_exercise_that_calls_exit_is_reported_not_passed(tmp_path, monkeypatch, capsys):
+    from d2lnets.tools import check
+
+    learner_notebook(tmp_path, "exit()")
+    monkeypatch.chdir(tmp_path)
+    assert check.main([]) == 1
+    out = capsys.readouterr().out
+    assert "called exit() or sys.exit() (None), which would stop the check: take the call out" in out
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--model", "lenet", "--epochs", "0"], "num_epochs must be a positive integer, got 0"),
+    (["--model", "lenet", "--device", "gpu"], "device='gpu' is not a device torch knows"),
+    (["--model", "lenet", "--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+    (["--model", "lenet", "--variant", "bogus"], "variant must be one of"),
+])
+def test_the_train_command_refuses_with_one_line(argv, says, tmp_path, monkeypatch, capsys):
+    from d2lnets.tools.train_cli import train_main
+
+    monkeypatch.setenv("D2LNETS_RUN_LOG", str(tmp_path / "runs.jsonl"))
+    monkeypatch.setenv("D2LNETS_PROFILE", "smoke")
+    assert train_main([*argv, "--num-train", "64", "--num-test", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and "Traceback" not in err
+
+
+def test_results_refuses_a_missing_or_unreadable_notebook_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)
+    monkeypatch.setenv("D2LNETS_RESULTS", "")   # main() sets it: put back afterwards
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.ipynb").write_text("{")
+    assert notebooks.main(["nope.ipynb"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: nope.ipynb cannot be read: it cannot be opened "
+                                               "(FileNotFoundError: No such file or directory)")
+    assert notebooks.main(["bad.ipynb"]) == 2
+    assert "error: bad.ipynb cannot be read: it is not valid JSON" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb"]
+
+
+def test_learner_copies_go_in_a_folder_not_over_a_file(tmp_path):
+    from d2lnets.tools import exercises
+
+    (tmp_path / "exercises").write_text("my notes")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        exercises.sync(Path(__file__).resolve().parent.parent / "chapters", tmp_path / "exercises")
+    assert (tmp_path / "exercises").read_text() == "my notes"
+
+
+def test_weights_of_another_variant_of_the_same_network_are_not_loaded(tmp_path, monkeypatch):
+    """LeNet (modern) and LeNet (d2l) have the same parameter shapes, not the same network."""
+    monkeypatch.setenv("D2LNETS_RUNS", str(tmp_path))
+    d2l.save_model(lenet(), "01_x", profile="cpu")
+    before = (tmp_path / "01_x-cpu.pt").read_bytes()
+    book = d2l.models.lenet(variant="d2l")
+    weights = copy.deepcopy(book.state_dict())
+    with pytest.raises(d2l.ModelMismatchError, match=r"holds LeNet \(modern\), but net is LeNet \(d2l\)"):
+        d2l.load_model(book, "01_x", profile="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(book.state_dict().values(), weights.values()))
+    assert (tmp_path / "01_x-cpu.pt").read_bytes() == before
+    assert d2l.load_model(lenet(), "01_x", profile="cpu")["model"] == "LeNet (modern)"
+
+
+def test_a_legend_of_one_name_is_one_line_not_its_letters():
+    assert d2l.Animator(legend="loss").legend == ["loss"]
+    assert d2l.Animator(legend=("loss", "acc")).legend == ["loss", "acc"]

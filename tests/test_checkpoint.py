@@ -105,10 +105,10 @@ def test_an_existing_checkpoint_is_never_silently_replaced(tmp_path):
         _train(d2l.models.lenet(variant="modern"), ckpt)
     assert ckpt.read_bytes() == before
     other = tmp_path / "other.pt"
-    other.write_bytes(b"another checkpoint")
+    other.write_bytes(b"PK\x03\x04 another checkpoint")  # (a zip archive, as torch.save writes)
     with pytest.raises(FileExistsError, match="other.pt already holds"):  # resuming A never replaces B
         _train(d2l.models.lenet(variant="modern"), other, resume=str(ckpt))
-    assert other.read_bytes() == b"another checkpoint"
+    assert other.read_bytes() == b"PK\x03\x04 another checkpoint"
     _train(d2l.models.lenet(variant="modern"), ckpt, overwrite=True)
     saved = torch.load(ckpt, weights_only=True)
     assert saved["format"] == "d2lnets-model" and saved["kind"] == "checkpoint"

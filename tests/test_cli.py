@@ -37,11 +37,11 @@ def test_refuses_to_replace_a_checkpoint_and_names_the_options(tmp_path, monkeyp
     monkeypatch.setenv("D2LNETS_RUN_LOG", str(tmp_path / "runs.jsonl"))
     monkeypatch.setenv("D2LNETS_PROFILE", "smoke")
     ckpt = tmp_path / "x.pt"
-    ckpt.write_bytes(b"a learner's checkpoint")
+    ckpt.write_bytes(b"PK\x03\x04 a learner's checkpoint")  # (a zip archive, as torch.save writes)
     assert main(["01_lenet", *TINY, "--checkpoint", str(ckpt)]) == 2
     err = capsys.readouterr().err
     assert "already holds a checkpoint" in err and "--resume" in err and "--overwrite" in err
-    assert ckpt.read_bytes() == b"a learner's checkpoint"
+    assert ckpt.read_bytes() == b"PK\x03\x04 a learner's checkpoint"
 
 
 def test_asks_for_a_recipe_or_a_model(capsys):

@@ -21,8 +21,8 @@ from torchvision.io import decode_image, encode_jpeg, encode_png, write_jpeg
 
 import d2lnets as d2l
 from d2lnets import data as datasets
+from d2lnets.data import decode, store
 from d2lnets.data import fashion_mnist as data_mod
-from d2lnets.data import image_folder, store
 
 pytestmark = [pytest.mark.usefixtures("one_thread", "isolated"),  # torchvision 0.29 on its own encoders:
                pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")]
@@ -243,8 +243,8 @@ def test_image_folder_batches_classes_and_labels(tmp_path):
 def test_image_folder_is_decoded_once_then_cached(tmp_path, monkeypatch, isolated):
     root = write_folder(tmp_path / "f")
     calls = []
-    real = image_folder._decode
-    monkeypatch.setattr(image_folder, "_decode", lambda *a: calls.append(a[2]) or real(*a))
+    real = decode._decode
+    monkeypatch.setattr(decode, "_decode", lambda *a: calls.append(a[2]) or real(*a))
     first = d2l.load_image_folder_tensors(root, 16)
     assert len(calls) == 15
     cache_files = list((isolated / "cache").glob("folder-f-*-16x16.pt"))
@@ -401,9 +401,9 @@ def test_decoded_images_match_torchvision(tmp_path):
     image = torch.randint(0, 256, (3, 37, 53), dtype=torch.uint8)
     path = tmp_path / "x.png"
     path.write_bytes(encode_png(image).numpy().tobytes())
-    out = image_folder._decode(path, (20, 30), str(path))
+    out = decode._decode(path, (20, 30), str(path))
     assert torch.equal(out, TF.resize(decode_image(str(path)), [20, 30], antialias=True))
-    assert torch.equal(image_folder._decode(path, (37, 53), str(path)), image)
+    assert torch.equal(decode._decode(path, (37, 53), str(path)), image)
 
 
 def test_a_damaged_cache_file_is_rebuilt(tmp_path, isolated):

@@ -252,6 +252,22 @@ def test_a_cell_tagged_remove_input_shows_only_its_output(docs_extra, tmp_path):
     assert "visible_source_marker" in html and "second_output" in html
 
 
+def test_a_chapter_that_is_not_a_notebook_is_one_error_naming_it(docs_extra, tmp_path):
+    """A chapter cut short (a save that did not finish) fails the build with one line that names the
+    file and what is wrong, not a crash of Sphinx; the other pages are built."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A chapter")])
+    whole = nbformat.writes(nb)
+    index = "# Course\n\n```{toctree}\nchapters/01_x\nchapters/02_y\n```\n"
+    done, out = mini_site(tmp_path, {"index.md": index, "chapters/01_x.ipynb": whole,
+                                     "chapters/02_y.ipynb": whole[:40]})
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, done.stderr
+    assert "chapters/02_y.ipynb is not a notebook that can be read (NotJSONError" in errors[0]
+    assert "Exception occurred" not in done.stderr and "Traceback" not in done.stderr
+    assert (out / "chapters" / "01_x.html").is_file()
+
+
 def _bench_result() -> dict:
     return {"device": "cpu", "machine": "x86_64 2 cores", "torch": "2.9.0", "peaks_gflops": {"fp32": 150.0},
             "conv_speedup": 2.1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core.batches import check_batch, first_forward, iterable, model_device, on_device, weight_dtype
+from ..core.batches import check_batch, check_not_meta, first_forward, iterable, model_device, on_device, weight_dtype
 from ..core.config import as_device
 from ..core.legacy import Form, legacy_forms
 from ..core.memory import reuse_freed_memory
@@ -40,7 +40,9 @@ def evaluate_accuracy(net: nn.Module, data_iter, device=None, *, precision: str 
     says so in one line, the first time).
     """
     instance_of(net, nn.Module, "net", "the network to evaluate (an nn.Module)")
+    check_not_meta(net)
     device = as_device(device) if device is not None else model_device(net)
+    check_not_meta(net, device)
     return accuracy(net, data_iter, device, precision, "data_iter")
 
 

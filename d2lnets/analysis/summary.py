@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..core.batches import model_device
+from ..core.batches import model_device, weight_dtype
 from ..core.config import as_device
 from ..core.validate import input_shape, instance_of, short
 from .shapes import conv_output_size, min_input_size, receptive_field
@@ -133,7 +133,7 @@ def summary(
     input_size: Sequence[int],
     *,
     device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> ModelSummary:
     """Run one forward pass on zeros and tabulate every leaf layer call.
 
@@ -141,7 +141,8 @@ def summary(
         net: the model (lazy layers get initialised by the pass).
         input_size: ``(C, H, W)`` (a batch of one) or ``(B, C, H, W)``.
         device: where to run; default: where ``net``'s parameters are (CPU if it has none).
-        dtype: input dtype.
+        dtype: the input's dtype: that of ``net``'s weights (the default), float32 for a network
+            without weights.
 
     Each row gives a layer's output shape, its parameters (at its first call), its multiply-adds
     (convolutions and linear layers only, bias additions excluded, so ``2 * total_macs`` equals
@@ -151,9 +152,15 @@ def summary(
     """
     instance_of(net, nn.Module, "net", "a network (an nn.Module)")
     shape = input_shape(input_size)
+    weights = weight_dtype(net)
+    dtype = weights if dtype is None else dtype
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating-point torch dtype such as torch.float32, got {short(dtype)}")
     device = model_device(net) if device is None else as_device(device)
+    if dtype != weights and any(p.is_floating_point() for p in net.parameters()):
+        raise ValueError(f"dtype={dtype} but net's weights are {weights}: the input must have the weights' dtype. "
+                         f"Leave dtype out (or pass dtype={weights}), or convert the network first: "
+                         f"net.to({dtype})")
 
     rows: list[LayerRow] = []
     seen: set[int] = set()

@@ -13,8 +13,8 @@ from torch import nn
 
 from .validate import short
 
-__all__ = ["END", "check_batch", "check_outputs", "first_forward", "iterable", "length", "model_device",
-           "on_device", "weight_dtype"]
+__all__ = ["END", "check_batch", "check_not_meta", "check_outputs", "first_forward", "iterable", "length",
+           "model_device", "on_device", "weight_dtype"]
 
 END = object()  # what next(iterator, END) gives when an iterator is used up
 
@@ -80,6 +80,8 @@ def check_batch(batch, name: str) -> tuple[torch.Tensor, torch.Tensor]:
                          f"indices, int64 of shape [batch]: convert with {fix}")
     if len(y) != len(X):
         raise ValueError(f"in {where}, X holds {len(X)} images but y {len(y)} labels")
+    if len(X) == 0:
+        raise ValueError(f"{where} holds no examples (X of shape {list(X.shape)}): leave empty batches out")
     return X, y
 
 
@@ -133,6 +135,19 @@ def model_device(net: nn.Module) -> torch.device:
     """Where ``net``'s (initialised) parameters are; the CPU when it has none."""
     p = next((p for p in net.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)), None)
     return p.device if p is not None else torch.device("cpu")
+
+
+def check_not_meta(net: nn.Module | None, device: torch.device | None = None) -> None:
+    """Refuse a network whose weights are on the ``meta`` device, or ``device`` meta: shapes without values."""
+    if device is not None and device.type == "meta":
+        raise ValueError("device='meta' holds shapes without values, so nothing can be computed there: use 'cpu' "
+                         "or 'cuda' (or leave device out)")
+    if net is not None and any(t.is_meta for t in (*net.parameters(), *net.buffers())
+           if not isinstance(t, nn.parameter.UninitializedTensorMixin)):
+        raise ValueError("net's weights are on the meta device: they have shapes but no values (it was built "
+                         "under torch.device('meta'), or moved there), so it cannot compute. Build it on the CPU "
+                         "instead, or give it memory and then values: net.to_empty(device='cpu'), then load "
+                         "weights (net.load_state_dict(...)) or initialise them")
 
 
 def weight_dtype(net: nn.Module) -> torch.dtype:

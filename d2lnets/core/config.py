@@ -165,6 +165,8 @@ def default_device() -> torch.device:
 def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and torch's random number generators (CPU and every GPU)."""
     seed = as_int(seed, "seed", minimum=None)
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"seed must be an integer from -2**63 to 2**64 - 1 (torch's range), got {seed}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -184,6 +184,10 @@ def pca_components(images, chunk: int = 4096) -> tuple[Tensor, Tensor]:
         count += pixels.shape[1]
     if count < 2:
         raise ValueError("pca_components needs at least two pixels to estimate a covariance")
+    if not (torch.isfinite(total).all() and torch.isfinite(outer).all()):
+        raise ValueError("the images hold NaN or infinite values, so their colours have no covariance: find where "
+                         "they come from (torch.isnan(X).any() on each batch; a division by zero?) or replace them, "
+                         "e.g. torch.nan_to_num(X)")
     mean = total / count
     cov = (outer - count * torch.outer(mean, mean)) / (count - 1)
     eigvals, eigvecs = torch.linalg.eigh(cov)              # ascending

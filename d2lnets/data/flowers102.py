@@ -16,7 +16,8 @@ import torch
 
 from ..core.validate import as_int, as_size
 from . import store
-from .image_folder import ImageFolderLoader, budget_bytes, cached, check_budget, decode_all
+from .decode import budget_bytes, check_budget, decode_all
+from .image_folder import ImageFolderLoader, cached
 from .loader import split_loaders, subsets
 from .store import ChecksumError, DatasetSpec, download_url, locate, verify_file
 
@@ -93,7 +94,8 @@ def load_flowers102_tensors(root: str | os.PathLike | None = None, resize: int |
                                       f"{paths['labels'].name}), got {every.min()}..{every.max()}")
         if len(np.unique(every)) != len(every):
             raise ChecksumError(f"{paths['split']}: an image id appears twice (splits overlap)")
-        check_budget(len(every), size, budget_bytes(memory_budget), "Flowers-102")
+        budget = budget_bytes(memory_budget)
+        check_budget(len(every), size, budget, "Flowers-102")
         wanted = {f"image_{i:05d}.jpg": i for i in every.tolist()}
         raw: dict[int, bytes] = {}
         try:
@@ -120,7 +122,9 @@ def load_flowers102_tensors(root: str | os.PathLike | None = None, resize: int |
         for split, var in zip(FLOWERS102_SPLITS, ("trnid", "valid", "tstid")):
             split_ids = ids[var].tolist()
             names = [f"{paths['images']}: jpg/image_{i:05d}.jpg" for i in split_ids]
-            out[f"{split}_images"] = decode_all([raw[i] for i in split_ids], names, size, workers)
+            kept = (len(every) - len(split_ids)) * 3 * size[0] * size[1]  # the other splits' images
+            out[f"{split}_images"] = decode_all([raw[i] for i in split_ids], names, size, workers, budget=budget,
+                                                kept=kept)
             out[f"{split}_labels"] = torch.as_tensor(labels[np.array(split_ids, dtype=np.int64) - 1] - 1)
         return out
 

@@ -3,14 +3,18 @@
 ``root/train/<class>/*.jpg|*.jpeg|*.png`` and ``root/valid/`` (or ``val/``) with the same class
 folders, as the Flowers write-up lays them out. Decoding runs in a thread pool
 (``torchvision.io.decode_image``), at ``resize``; Flowers-102 uses the same decoding and cache.
+Every file's header is read before anything is decoded (:mod:`.decode`): an image of more than
+``max_pixels`` pixels (default 50 megapixels) is refused, naming the file; animated, 16-bit,
+palette, CMYK and EXIF-rotated files are each handled on purpose.
 
 **The cache.** Decoded images are stored in ``data/cache/`` (the repository's git-ignored data
 folder, or ``~/.cache/d2lnets/cache`` outside a checkout): one ``.pt`` file per dataset and size,
 named by a hash of the source files' names, sizes and modification times and of the size, so
 that a changed file or another size makes a new one. The second epoch and the second run read
 no JPEG. A cache that does not load is rebuilt. ``memory_budget`` (bytes; default half this
-machine's memory) bounds the decoded images: a cache that would not fit raises ``MemoryError``
-before anything is decoded.
+machine's memory) bounds the decoded images and the decoding itself (each thread holds one image
+at full size): what would not fit raises ``MemoryError`` before anything is decoded. A cache that
+cannot be written (a full disk) is said, and the images are used all the same.
 
 Nothing is silently skipped: a file that does not decode, a class folder without images, a file
 that is not an image -- each raises an error that names the file.
@@ -20,20 +24,21 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from ..core.config import data_dir as data_dir_setting
+from ..core.paths import DiskFullError, atomic_save
 from ..core.validate import as_int, as_size
 from . import store
+from .decode import MAX_PIXELS, budget_bytes, check_budget, decode_all, read_headers
 from .loader import ImageLoader, split_loaders, subsets
-from .store import ChecksumError, DataNotFoundError
+from .store import DataNotFoundError
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_SUFFIXES", "ImageFolderLoader", "budget_bytes", "cached",
-           "check_budget", "decode_all", "load_data_image_folder", "load_image_folder_tensors"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_SUFFIXES", "MAX_PIXELS", "ImageFolderLoader", "budget_bytes",
+           "cached", "check_budget", "decode_all", "load_data_image_folder", "load_image_folder_tensors"]
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -45,9 +50,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _CACHE_VERSION = 1
 
 
-_TORCHVISION_IO_DEPRECATION = "The image decoding and encoding capabilities of TorchVision are deprecated"
-
-
 class ImageFolderLoader(ImageLoader):
     """An :class:`~d2lnets.data.ImageLoader` of colour photos; ``normalize=True`` uses ImageNet's statistics."""
 
@@ -56,56 +58,6 @@ class ImageFolderLoader(ImageLoader):
 
 def _cache_dir() -> Path:
     return store.default_data_dir() / "cache"
-
-
-def budget_bytes(memory_budget: int | None) -> int | None:
-    if memory_budget is not None:
-        return as_int(memory_budget, "memory_budget", hint=" (bytes)")
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_budget(n: int, size: tuple[int, int], budget: int | None, what: str) -> None:
-    need = n * 3 * size[0] * size[1]
-    if budget is not None and need > budget:
-        raise MemoryError(
-            f"{what}: {n} images at 3x{size[0]}x{size[1]} need {need / 2**30:.2f} GiB as uint8, more than the "
-            f"memory budget of {budget / 2**30:.2f} GiB (default: half this machine's memory). Ask for a "
-            "smaller resize (e.g. resize=112), fewer images, or pass memory_budget=... (bytes) if it fits.")
-
-
-def _decode(raw: bytes | Path, size: tuple[int, int], where: str) -> torch.Tensor:
-    """One image file's bytes -> uint8 [3, H, W] resized to ``size`` (antialiased bilinear)."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
-    from torchvision.transforms.v2 import functional as TF
-
-    try:
-        encoded = read_file(str(raw)) if isinstance(raw, Path) else torch.frombuffer(bytearray(raw), dtype=torch.uint8)
-        image = decode_image(encoded, mode=ImageReadMode.RGB)
-    except Exception as e:  # torchvision raises RuntimeError, ValueError, ...
-        raise ChecksumError(f"{where} could not be decoded as an image ({type(e).__name__}: "
-                                  f"{str(e).strip().splitlines()[-1]}); replace or delete it") from e
-    if tuple(image.shape[-2:]) != size:
-        image = TF.resize(image, list(size), antialias=True)
-    return image
-
-
-def decode_all(sources: Sequence[bytes | Path], names: Sequence[str], size: tuple[int, int],
-                workers: int | None) -> torch.Tensor:
-    out = torch.empty(len(sources), 3, *size, dtype=torch.uint8)
-
-    def one(i: int) -> None:
-        out[i] = _decode(sources[i], size, names[i])
-
-    workers = workers or min(8, os.cpu_count() or 1)
-    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
-        # torchvision 0.29 announces, at every call, that TorchCodec will take over image decoding
-        warnings.filterwarnings("ignore", _TORCHVISION_IO_DEPRECATION, DeprecationWarning)
-        for _ in pool.map(one, range(len(sources))):  # re-raises the first error, naming its file
-            pass
-    return out
 
 
 def cached(tag: str, fingerprint: list, size: tuple[int, int], build: Callable[[], dict]) -> dict:
@@ -126,10 +78,11 @@ def cached(tag: str, fingerprint: list, size: tuple[int, int], build: Callable[[
     if found is None:
         found = build()
         found["key"] = key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + f".{os.getpid()}.part")
-        torch.save(found, partial)
-        os.replace(partial, path)
+        try:
+            atomic_save(found, path)
+        except DiskFullError as e:  # the images are decoded: use them, and say why the next run decodes again
+            warnings.warn(f"the decoded images could not be cached ({e}); they are used all the same, and the "
+                          "next run decodes them again", UserWarning, stacklevel=3)
     store.CACHE[("decoded", digest)] = found
     return found
 
@@ -181,11 +134,14 @@ def _list_split(folder: Path, classes: list[str] | None) -> tuple[list[Path], li
 
 
 def load_image_folder_tensors(root: str | os.PathLike, resize: int | tuple[int, int] = 224, *,
-                              memory_budget: int | None = None, workers: int | None = None) -> dict:
+                              memory_budget: int | None = None, workers: int | None = None,
+                              max_pixels: int = MAX_PIXELS) -> dict:
     """A folder of class folders as tensors: ``train_images``/``valid_images`` uint8
     [N, 3, H, W] at ``resize``, ``train_labels``/``valid_labels`` int64, ``classes`` (sorted
-    class-folder names of ``train/``). Decoded once, then read from the cache (see the module)."""
+    class-folder names of ``train/``). Decoded once, then read from the cache (see the module);
+    an image of more than ``max_pixels`` pixels is refused (:class:`~.decode.ImageTooLargeError`)."""
     size = as_size(resize, "resize")
+    max_pixels = as_int(max_pixels, "max_pixels", hint=" (pixels an image may have)")
     folder = _find_folder(root)
     train_dir = folder / "train"
     valid_dir = next((folder / n for n in ("valid", "val") if (folder / n).is_dir()), None)
@@ -199,9 +155,16 @@ def load_image_folder_tensors(root: str | os.PathLike, resize: int | tuple[int, 
     fingerprint = [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
 
     def build() -> dict:
-        check_budget(len(files), size, budget_bytes(memory_budget), str(folder))
-        return {"train_images": decode_all(train_files, [str(p) for p in train_files], size, workers),
-                "valid_images": decode_all(valid_files, [str(p) for p in valid_files], size, workers),
+        budget = budget_bytes(memory_budget)
+        check_budget(len(files), size, budget, str(folder))
+        headers = read_headers(files, [str(p) for p in files], max_pixels)
+        kept = len(valid_files) * 3 * size[0] * size[1]  # beside the training images while they are decoded
+        train_images = decode_all(train_files, [str(p) for p in train_files], size, workers,
+                                  headers=headers[:len(train_files)], budget=budget, kept=kept)
+        kept = len(train_files) * 3 * size[0] * size[1]
+        valid_images = decode_all(valid_files, [str(p) for p in valid_files], size, workers,
+                                  headers=headers[len(train_files):], budget=budget, kept=kept)
+        return {"train_images": train_images, "valid_images": valid_images,
                 "train_labels": torch.tensor(train_labels, dtype=torch.int64),
                 "valid_labels": torch.tensor(valid_labels, dtype=torch.int64), "classes": classes}
 
@@ -221,15 +184,17 @@ def load_data_image_folder(
     device: torch.device | str | None = None,
     memory_budget: int | None = None,
     workers: int | None = None,
+    max_pixels: int = MAX_PIXELS,
 ) -> tuple[ImageFolderLoader, ImageFolderLoader]:
     """``(train_iter, valid_iter)`` from ``root/train/<class>/`` and ``root/valid/<class>/`` (or ``val/``).
 
     Images are decoded once at ``resize`` (an int for a square, or (H, W)) and cached; the loaders
     carry ``classes`` (the class-folder names, label i is ``classes[i]``). ``normalize=True`` uses
-    ImageNet's channel statistics.
+    ImageNet's channel statistics. An image of more than ``max_pixels`` pixels (default 50
+    megapixels) is refused before anything is decoded; raise the limit if it is meant.
     """
     batch_size, seed = as_int(batch_size, "batch_size"), as_int(seed, "seed", minimum=None)
-    t = load_image_folder_tensors(root, resize, memory_budget=memory_budget, workers=workers)
+    t = load_image_folder_tensors(root, resize, memory_budget=memory_budget, workers=workers, max_pixels=max_pixels)
     splits = subsets([(t["train_images"], t["train_labels"]), (t["valid_images"], t["valid_labels"])],
                       [("num_train", num_train), ("num_test", num_test)], seed)
     return split_loaders(splits, batch_size, None, augment, normalize, seed, device, t["classes"], ImageFolderLoader)

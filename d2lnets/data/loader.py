@@ -1,6 +1,7 @@
 """Batches from images held in memory: the one loader every dataset of the course uses."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -10,7 +11,12 @@ from ..core.config import as_device
 from ..core.memory import reuse_freed_memory
 from ..core.validate import as_int, as_size, instance_of, require
 
-__all__ = ["ImageLoader", "split_loaders", "subset", "subsets"]
+__all__ = ["AUGMENT_TOLERANCE", "ImageLoader", "split_loaders", "subset", "subsets"]
+
+# How far outside [0, 1] an augment's output may go (before normalisation): colour augmentation such
+# as PCA lighting moves values a little past the ends; a batch on [0, 255], or one normalised inside
+# the augment, goes far beyond.
+AUGMENT_TOLERANCE = 0.25
 
 
 class ImageLoader:
@@ -25,12 +31,16 @@ class ImageLoader:
     :meth:`to` moves them, e.g. to the training device. ``normalize``: ``True`` for the loader's
     ``mean``/``std`` (per channel), or a pair ``(mean, std)``; ``classes`` names the labels.
     ``rank``/``world_size``: with several processes (torch.distributed), this process's share of
-    each global batch of ``batch_size * world_size`` examples (:meth:`shard`).
+    each global batch of ``batch_size * world_size`` examples (:meth:`shard`). The first batch
+    that ``augment`` makes is checked, once: the same number of images, float32, on the loader's
+    device, values within [-0.25, 1.25] (:data:`AUGMENT_TOLERANCE`); an augment that breaks one
+    of these raises ``ValueError`` naming it.
     """
 
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     rank, world_size = 0, 1  # this process's share of each batch (torch.distributed): shard()
+    augment_checked = False  # set once the augment's first batch was checked
 
     def __init__(
         self,
@@ -68,6 +78,9 @@ class ImageLoader:
                                  "channel")
             mean, std = (tuple(float(v) for v in torch.as_tensor(t, dtype=torch.float64).reshape(-1).tolist())
                          for t in normalize)
+            if not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std):
+                raise ValueError(f"normalize=(mean, std) needs finite means and standard deviations above 0, got "
+                                 f"mean {mean} and std {std}: dividing by a std of 0 makes every pixel infinite")
             self.mean, self.std, normalize = mean, std, True
         elif normalize and (self.mean is None or self.std is None):
             raise ValueError(f"{type(self).__name__} knows no mean and std to normalise with: "
@@ -115,7 +128,7 @@ class ImageLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Use the shuffle of epoch ``epoch`` on the next pass."""
-        self.epoch = epoch
+        self.epoch = as_int(epoch, "epoch", minimum=0)
 
     def to(self, device: torch.device | str) -> ImageLoader:
         """The same loader with its tensors on ``device`` (batches are then made there)."""
@@ -134,7 +147,10 @@ class ImageLoader:
             X = F.interpolate(X, size=self.resize, mode="bilinear", align_corners=False,
                               antialias=self.resize[0] < X.shape[-2])
         if self.augment is not None:
-            X = self.augment(X)
+            given, X = X, self.augment(X)
+            if not self.augment_checked:
+                _check_augmented(self.augment, given, X)
+                self.augment_checked = True
         if self.normalize:
             mean, std = (torch.tensor(t, dtype=X.dtype, device=X.device).reshape(1, -1, 1, 1)
                          for t in (self.mean, self.std))
@@ -163,6 +179,33 @@ class ImageLoader:
         size = f"{h}x{w}" if self.images.dim() == 3 else f"{self.num_channels}x{h}x{w}"
         return (f"{type(self).__name__}({self.num_examples} examples, batch_size={self.batch_size}, "
                 f"{size}, shuffle={self.shuffle}, device={self.device})")
+
+
+def _check_augmented(augment, given: torch.Tensor, X) -> None:
+    """What ``augment`` made of the batch ``given``: a batch of as many float32 images, on the same
+    device, in [0, 1] up to :data:`AUGMENT_TOLERANCE`; a ``ValueError`` naming ``augment`` if not."""
+    name = getattr(augment, "__qualname__", None) or repr(augment)
+    wrong = None
+    if not isinstance(X, torch.Tensor):
+        wrong = f"returned {type(X).__name__}, not a tensor"
+    elif X.dim() != 4 or len(X) != len(given):
+        wrong = (f"turned a batch of {len(given)} images into one of shape {list(X.shape)}, so the batch would "
+                 f"no longer match its {len(given)} labels")
+    elif X.dtype != given.dtype:
+        wrong = f"returned {X.dtype} images from {given.dtype} ones"
+    elif X.device != given.device:
+        wrong = f"moved the batch from {given.device} to {X.device}"
+    else:
+        lo, hi = torch.aminmax(X.detach()) if X.numel() else (torch.zeros(()), torch.zeros(()))
+        lo, hi = lo.item(), hi.item()
+        eps = AUGMENT_TOLERANCE
+        if not (-eps <= lo and hi <= 1 + eps):  # (also catches NaN)
+            wrong = (f"returned values from {lo:.3g} to {hi:.3g}, but a batch before normalisation holds values in "
+                     f"[0, 1] (give or take {eps}): scale with / 255 only once, clamp with X.clamp(0, 1), and "
+                     "normalise with the loader's normalize=... rather than inside augment")
+    if wrong is not None:
+        raise ValueError(f"augment={name} {wrong}. An augment takes a float32 batch [B, C, H, W] in [0, 1] and "
+                         "returns one of the same B images, dtype and device (it may change H and W)")
 
 
 def _check_shard(rank, world_size) -> tuple[int, int]:

@@ -46,8 +46,8 @@ def _vgg_name(features: nn.Sequential) -> str:
     raise ValueError(f"its layers match none of the VGG configurations {', '.join(sorted({c for c, _ in _VGGS}))}")
 
 
-def _build(tv_model: nn.Module) -> nn.Module:
-    """Build (on the meta device, no memory) our model with ``tv_model``'s architecture."""
+def _build(tv_model: nn.Module) -> tuple[str, nn.Module]:
+    """Build (on the meta device, no memory) our model with ``tv_model``'s architecture: its name, and it."""
     tv_classes = {cls.__name__ for cls in type(tv_model).__mro__}
     ours = isinstance(tv_model, (AlexNet, VGG, ResNet, DenseNet))
     if ours or not tv_classes & {"AlexNet", "VGG", "ResNet", "DenseNet"}:
@@ -55,17 +55,18 @@ def _build(tv_model: nn.Module) -> nn.Module:
     first_conv = next((m for m in tv_model.modules() if isinstance(m, nn.Conv2d)), None)
     last_fc = [m for m in tv_model.modules() if isinstance(m, nn.Linear)]
     if first_conv is None or not last_fc:
-        raise _unsupported(tv_model, "it has no convolution or no linear layer")
+        raise _unsupported(tv_model, "it has no convolution or no linear layer (was its classifier replaced? Convert "
+                                     "the model as torchvision builds it, then replace the layer on the result)")
     kw = dict(num_classes=last_fc[-1].out_features, in_channels=first_conv.in_channels)
 
     if "AlexNet" in tv_classes:
-        return get_model("alexnet", **kw)
+        return "alexnet", get_model("alexnet", **kw)
     if "VGG" in tv_classes:
         try:
             name = _vgg_name(tv_model.features)
         except ValueError as e:
             raise _unsupported(tv_model, str(e)) from None
-        return get_model(name, **kw)
+        return name, get_model(name, **kw)
     if "ResNet" in tv_classes:
         blocks = [getattr(tv_model, f"layer{i}") for i in range(1, 5)]
         first = blocks[0][0]
@@ -75,7 +76,7 @@ def _build(tv_model: nn.Module) -> nn.Module:
                                          f"{', '.join(_RESNETS.values())}")
         if key[0] == "Bottleneck" and (first.conv1.out_channels != 64 or first.conv2.groups != 1):
             raise _unsupported(tv_model, "ResNeXt and wide ResNets are not supported")
-        return get_model(_RESNETS[key], **kw)
+        return _RESNETS[key], get_model(_RESNETS[key], **kw)
     # a DenseNet
     f = tv_model.features
     blocks = [m for n, m in f.named_children() if n.startswith("denseblock")]
@@ -83,7 +84,7 @@ def _build(tv_model: nn.Module) -> nn.Module:
     key = (layer.conv2.out_channels, tuple(len(b) for b in blocks), f.conv0.out_channels)
     if key not in _DENSENETS or layer.conv1.out_channels != 4 * key[0]:
         raise _unsupported(tv_model, f"growth {key[0]}, blocks {key[1]} is none of {', '.join(_DENSENETS.values())}")
-    return get_model(_DENSENETS[key], **kw)
+    return _DENSENETS[key], get_model(_DENSENETS[key], **kw)
 
 
 def from_torchvision(tv_model: nn.Module) -> nn.Module:
@@ -100,8 +101,25 @@ def from_torchvision(tv_model: nn.Module) -> nn.Module:
     if not isinstance(tv_model, nn.Module):
         raise TypeError(f"from_torchvision expects a torchvision model (nn.Module), got {type(tv_model).__name__}")
     with torch.device("meta"):
-        ours = _build(tv_model)
+        name, ours = _build(tv_model)
+    theirs = tv_model.state_dict()
+    differ = _differences(ours.state_dict(), theirs)
+    if differ:
+        raise _unsupported(tv_model, f"its layers are not those of torchvision's {name} ({differ}). A layer "
+                           "replaced after building (such as fc = nn.Sequential(...)) makes another architecture: "
+                           "convert the model as torchvision builds it, then replace the layer on the result "
+                           "(net = from_torchvision(tv_model); net.fc = your layer)")
     ref = next(tv_model.parameters())
     ours = ours.to_empty(device=ref.device).to(ref.dtype)
-    ours.load_state_dict(tv_model.state_dict(), strict=True)
+    ours.load_state_dict(theirs, strict=True)
     return ours.train(tv_model.training)
+
+
+def _differences(ours: dict, theirs: dict) -> str:
+    """The first differences between two state_dicts, in words ('' when they match)."""
+    missing, extra = [k for k in ours if k not in theirs], [k for k in theirs if k not in ours]
+    shapes = [f"{k} {list(theirs[k].shape)} instead of {list(ours[k].shape)}" for k in ours
+              if k in theirs and ours[k].shape != theirs[k].shape]
+    return "; ".join(part for part in (
+        f"no {', '.join(missing[:3])}" if missing else "", f"{', '.join(extra[:3])} in their place" if extra else "",
+        ", ".join(shapes[:3])) if part)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..analysis.shapes import min_input_size
-from ..core.validate import as_float, as_int
+from ..core.validate import as_float, as_int, short
 from ._common import check_input, check_sizes, init_cnn
 from ._registry import check_variant, register_model
 from .layers import LocalResponseNorm
@@ -81,6 +81,30 @@ def make_features(cfg: list[Entry], in_channels: int = 3, batch_norm: bool = Fal
     return nn.Sequential(*layers)
 
 
+_DEPTHS = {11: "A", 13: "B", 16: "D", 19: "E"}
+
+
+def _check_config(cfg: object) -> None:
+    """A configuration given as a list: entries :func:`make_features` builds, at least one a convolution."""
+    if not isinstance(cfg, (list, tuple)):
+        depth = f"; for VGG-{cfg} give its configuration, vgg({_DEPTHS[cfg]!r}), or call vgg{cfg}()" \
+            if isinstance(cfg, int) and cfg in _DEPTHS else ""
+        raise TypeError(f"cfg must be a configuration's name ({', '.join(cfgs)}) or a list of entries such as "
+                        f"[64, 'M', 128, 'M'], got {short(cfg)}{depth}")
+    for v in cfg:
+        conv = isinstance(v, int) or isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, int) for x in v)
+        if not (v in ("M", "LRN") or conv) or isinstance(v, bool) or conv and min(_ints(v)) < 1:
+            raise ValueError(f"VGG configuration entries are channels (a positive int), (channels, kernel), 'M' "
+                             f"or 'LRN'; got {v!r}")
+    if not any(not isinstance(v, str) for v in cfg):
+        raise ValueError(f"the VGG configuration {list(cfg)} has no convolution; it needs at least one, e.g. "
+                         "[64, 'M', 128, 'M']")
+
+
+def _ints(v: int | tuple) -> tuple:
+    return (v,) if isinstance(v, int) else v
+
+
 class VGG(nn.Module):
     """VGG from a configuration (a key of ``cfgs`` or a list in the same format).
 
@@ -120,6 +144,7 @@ class VGG(nn.Module):
             cfg = cfgs[cfg]
         else:
             self.config = "custom"
+            _check_config(cfg)
         num_classes, in_channels = check_sizes(num_classes, in_channels)
         width_ratio = as_float(width_ratio, "width_ratio", above=0)
         narrowest = min(v if isinstance(v, int) else v[0] for v in cfg if not isinstance(v, str))

@@ -8,7 +8,9 @@ in all, and exits 0 only when every exercise is solved. It records when each exe
 copy was first solved (``d2lnets.progress``).
 
 A folder means its chapters (``NN_name.ipynb``); ``.updated`` copies and backups are checked only
-when named explicitly.
+when named explicitly. A copy that cannot be read (not valid JSON, not a notebook) gets a line of
+its own saying what is wrong and where JupyterLab's last checkpoint of it is; the other chapters
+are checked all the same, and the exit status is 1.
 
 Also: ``d2lnets hint 02 1 [N]`` (``make hint``) prints an exercise's hint and ``d2lnets progress
 [FOLDER]`` (``make progress``) the record of what is solved.
@@ -30,7 +32,8 @@ import nbformat
 
 from ..checks import hints
 from . import progress
-from .exercises import chapter_notebooks
+from .exercises import UnreadableNotebook, chapter_notebooks, read_notebook
+from .interrupt import Interrupted, one_line
 
 __all__ = ["Exercise", "Outcome", "check_notebook", "default_folder", "exercises_of", "hint_main", "main",
            "progress_main"]
@@ -118,7 +121,11 @@ def _run(cells: list[tuple[int, str]], ns: dict, name: str) -> None:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)   # for tracebacks
         code = compile(source, filename, "exec")
         with contextlib.redirect_stdout(io.StringIO()):
-            exec(code, ns)  # noqa: S102 - running the learner's own notebook is the point
+            try:
+                exec(code, ns)  # noqa: S102 - running the learner's own notebook is the point
+            except SystemExit as e:  # it would end the check itself, and with "success"
+                raise RuntimeError(f"cell {i} called exit() or sys.exit() ({e.code!r}), which would stop the check: "
+                                   "take the call out") from None
 
 
 def _describe(e: BaseException) -> str:
@@ -152,7 +159,7 @@ def _outcome(ex: Exercise, ns: dict, name: str) -> Outcome:
 def check_notebook(path: str | Path) -> list[Outcome]:
     """Run the set-up cells, then every exercise and its check, of the notebook at ``path``."""
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     setup, exercises = exercises_of(nb)
     ns: dict = {"__name__": "__main__"}
     try:
@@ -195,6 +202,7 @@ def default_folder(cwd: str | Path | None = None) -> Path:
     return Path("exercises")
 
 
+@one_line("d2lnets check")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--hint"]:
@@ -213,9 +221,17 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    start, outcomes = time.perf_counter(), []
+    start, outcomes, unreadable = time.perf_counter(), [], 0
     for path in notebooks:
-        results = check_notebook(path)
+        try:
+            results = check_notebook(path)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while checking {path}: the check only reads your copies, so they are "
+                              "as you left them") from None
+        except (UnreadableNotebook, ValueError) as e:  # a broken copy (or cell tags): said, and the rest checked
+            print(e if isinstance(e, UnreadableNotebook) else f"{path} cannot be checked: {e}", flush=True)
+            unreadable += 1
+            continue
         if not results:
             print(f"{path}: no exercises (no cells tagged 'exercise')")
         for outcome in results:
@@ -224,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.stem}  {sum(o.solved for o in results)} of {len(results)} solved in this chapter")
         outcomes += results
     solved = sum(o.solved for o in outcomes)
-    print(f"{solved} of {len(outcomes)} exercises solved ({time.perf_counter() - start:.1f} s)")
-    return 0 if outcomes and solved == len(outcomes) else 1
+    broken = f"; {unreadable} notebook{'s' if unreadable > 1 else ''} could not be checked (see above)" \
+        if unreadable else ""
+    print(f"{solved} of {len(outcomes)} exercises solved{broken} ({time.perf_counter() - start:.1f} s)")
+    return 0 if outcomes and solved == len(outcomes) and not unreadable else 1
 
 
 def hint_main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.paths import atomic_write_text
+
 __all__ = ["REPOSITORY", "BRANCH", "BOOK", "CELL_ID", "FIRST_CELL", "colab_url", "readme_links",
            "write_first_cell", "write_first_cells"]
 
@@ -100,7 +102,7 @@ def write_first_cell(path: str | Path) -> bool:
     text = nbformat.writes(nb) + "\n"
     if text == original:
         return False
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     return True
 
 

@@ -13,7 +13,11 @@ A learner's copy is never overwritten, truncated or moved:
   when the chapter has changed since, the new version is written *beside* it as
   ``NN_name.updated.ipynb`` (or, if that exists too, ``NN_name.updated-DATE.ipynb``);
 - ``--reset NN`` starts a chapter again: it first moves the old copy to ``exercises/backups/``
-  with a timestamp, then writes a fresh one.
+  with a timestamp, then writes a fresh one;
+- a copy that cannot be read (a save cut short, so not valid JSON; not a notebook) is left as it
+  is, said to be unreadable (with JupyterLab's last checkpoint of it, when there is one), and no
+  ``.updated`` copy is written beside it: the chapter has not changed, the copy is broken.
+- every file is written whole or not at all (:func:`d2lnets.core.paths.atomic_write`).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import argparse
 import copy
 import datetime as dt
 import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -28,8 +33,10 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["BEGIN", "END", "STUB", "backup_dir", "chapter_notebooks", "learner_notebook", "reset",
-           "source_hash", "strip_solutions", "sync"]
+from ..core.paths import atomic_write_text
+
+__all__ = ["BEGIN", "END", "STUB", "UnreadableNotebook", "backup_dir", "chapter_notebooks", "jupyter_checkpoint",
+           "learner_notebook", "read_notebook", "reset", "source_hash", "strip_solutions", "sync"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your solution, then run the check below")'
@@ -102,25 +109,81 @@ def learner_notebook(nb, chapter: str = "") -> nbformat.NotebookNode:
     return nb
 
 
-def _recorded_hash(path: Path) -> str | None:
-    """The chapter version a learner copy records, or None if it records none (or does not parse)."""
+class UnreadableNotebook(ValueError):
+    """A notebook file that cannot be read: ``path``, and ``why`` in words (with where JupyterLab's
+    last checkpoint of it is, when there is one)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path, self.why = Path(path), why
+        super().__init__(f"{path} cannot be read: {why}")
+
+
+def _why_unreadable(path: Path, error: Exception) -> str:
+    if isinstance(error, OSError):
+        return f"it cannot be opened ({type(error).__name__}: {error.strerror or error})"
+    raw = path.read_bytes()
+    if not raw.strip():
+        return "it is empty (a save cut short?)"
     try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception:  # noqa: BLE001 - a copy the learner broke is still theirs: leave it alone
-        return None
-    return nb.metadata.get("d2lnets", {}).get("source_hash")
+        content = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        return f"it is not text (byte {e.start:,} is not UTF-8)"
+    except json.JSONDecodeError as e:
+        return (f"it is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno} of its {len(raw):,} bytes: "
+                "a save cut short?)")
+    if not isinstance(content, dict):
+        return (f"it is JSON (a {type(content).__name__}) but not a Jupyter notebook, which is a JSON object "
+                "with cells, metadata and nbformat")
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return f"it is JSON but not a Jupyter notebook ({first})"
+
+
+def jupyter_checkpoint(path: str | Path) -> Path | None:
+    """JupyterLab's last checkpoint of notebook ``path`` (``.ipynb_checkpoints/NAME-checkpoint.ipynb``
+    beside it), or None when there is none."""
+    path = Path(path)
+    found = path.parent / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb"
+    return found if found.is_file() else None
+
+
+def _checkpoint_hint(path: Path) -> str:
+    found = jupyter_checkpoint(path)
+    if found is None:
+        return ""
+    saved = dt.datetime.fromtimestamp(found.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    try:
+        read_notebook(found, hint=False)
+    except UnreadableNotebook:
+        return f"; JupyterLab's last checkpoint of it, {found} (saved {saved}), cannot be read either"
+    return f"; JupyterLab's last checkpoint of it is {found} (saved {saved}): copy it over your copy to go back to it"
+
+
+def read_notebook(path: str | Path, hint: bool = True) -> nbformat.NotebookNode:
+    """The notebook at ``path`` (nbformat 4); :class:`UnreadableNotebook` says what is wrong with a
+    file that is not one (and, with ``hint``, where JupyterLab's last checkpoint of it is)."""
+    path = Path(path)
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # noqa: BLE001 - NotJSONError, ValidationError, UnicodeDecodeError, OSError, ...
+        raise UnreadableNotebook(path, _why_unreadable(path, e) + (_checkpoint_hint(path) if hint else "")) from e
+
+
+def _recorded_hash(path: Path) -> str | None:
+    """The chapter version a learner copy records, or None if it records none; raises
+    :class:`UnreadableNotebook` for a copy that does not parse (the learner's still: left alone)."""
+    return read_notebook(path).metadata.get("d2lnets", {}).get("source_hash")
 
 
 def _write_new(path: Path, nb) -> None:
-    """Write ``nb`` to ``path``, which must not exist (exclusive create: never overwrites)."""
-    with open(path, "x", encoding="utf-8") as f:
-        nbformat.write(nb, f)
+    """Write ``nb`` to ``path``, which must not exist (never overwrites), whole or not at all."""
+    text = nbformat.writes(nb)
+    atomic_write_text(path, text if text.endswith("\n") else text + "\n", exclusive=True)
 
 
 @dataclass
 class Message:
     path: Path
-    status: str   # "written", "up to date", "updated copy written", "updated copy waiting"
+    status: str   # "written", "up to date", "updated copy written", "updated copy waiting", "unreadable"
     text: str
 
 
@@ -138,6 +201,9 @@ def _check_folders(src: Path, dest: Path) -> None:
                          "another folder, e.g. `d2lnets exercises chapters exercises`.")
     if not chapter_notebooks(src):
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {src.resolve()}")
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest} is a file, not a folder: the learner copies go in a folder of their own, e.g. "
+                         "exercises")
 
 
 def sync(src: str | Path = "chapters", dest: str | Path = "exercises") -> list[Message]:
@@ -157,7 +223,15 @@ def sync(src: str | Path = "chapters", dest: str | Path = "exercises") -> list[M
             _write_new(target, nb)
             messages.append(Message(target, "written", f"wrote {target}"))
             continue
-        if _recorded_hash(target) == version:
+        try:
+            recorded = _recorded_hash(target)
+        except UnreadableNotebook as e:
+            messages.append(Message(target, "unreadable", (
+                f"{target}: your copy cannot be read: {e.why}. It is left as it is, and no new copy was "
+                f"written beside it. To start this chapter again: make reset NB={chapter.stem[:2]} (or "
+                f"d2lnets reset {chapter.stem[:2]}; your copy is moved to backups/ first).")))
+            continue
+        if recorded == version:
             messages.append(Message(target, "up to date", f"{target}: your copy, up to date (left as it is)"))
             continue
         for candidate in _updated_candidates(dest, chapter.stem, now):
@@ -167,12 +241,19 @@ def sync(src: str | Path = "chapters", dest: str | Path = "exercises") -> list[M
                     f"{target}: the chapter has changed since your copy was made. Your copy is left as it "
                     f"is; the new version is in {candidate}. Move your solutions across when you like.")))
                 break
-            if _recorded_hash(candidate) == version:
+            if _recorded_hash_or_none(candidate) == version:
                 messages.append(Message(candidate, "updated copy waiting", (
                     f"{target}: the chapter has changed since your copy was made; the new version is "
                     f"waiting in {candidate} (both left as they are).")))
                 break
     return messages
+
+
+def _recorded_hash_or_none(path: Path) -> str | None:
+    try:
+        return _recorded_hash(path)
+    except UnreadableNotebook:  # an .updated copy that cannot be read: not the new version; the next name is tried
+        return None
 
 
 def backup_dir(dest: str | Path) -> Path:

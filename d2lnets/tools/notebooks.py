@@ -16,15 +16,20 @@ without downloading.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
 
-from ..core.paths import repo_root
+from ..core.paths import atomic_write_text, repo_root
 from ..train.records import describe_report
+from .exercises import UnreadableNotebook, read_notebook
+from .interrupt import Interrupted, noting_sigint, one_line
 
 __all__ = ["NEEDS_DATA", "missing_data", "run_notebook", "scrub", "write_results"]
 
@@ -73,20 +78,57 @@ def missing_data(chapter: str, profile: str) -> str | None:
 
 
 def run_notebook(path: Path, profile: str, timeout: int = 1800) -> float:
-    """Execute ``path`` in place in ``profile``; return the wall time in seconds."""
+    """Execute ``path`` in ``profile`` and replace it with the executed notebook in one step
+    (:func:`~d2lnets.core.paths.atomic_write_text`: a failure, Ctrl-C or a full disk leaves it as
+    it was); return the wall time in seconds."""
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path, hint=False)  # (UnreadableNotebook says what is wrong with it)
     os.environ["D2LNETS_PROFILE"] = profile
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    interrupted = Interrupted(f"interrupted while running {path}: the notebook was left as it was")
+    # Ctrl-C is taken by us, not by nbclient's handler (which shuts the kernel down and then fails in
+    # its own clean-up): noted while the kernel starts (interrupting a kernel that starts makes it
+    # print a traceback), then, once it runs, the kernel is shut down, so the cell running stops.
+
+    def on_sigint(act) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, act)
+
+    def note() -> None:
+        noted.interrupted = True
+
+    def stop() -> None:
+        noted.interrupted = True
+        asyncio.ensure_future(client.km.shutdown_kernel(now=True))
+
+    def started(**_) -> None:
+        on_sigint(stop)
+        if noted.interrupted:
+            stop()
+
+    class Client(NotebookClient):
+        async def async_start_new_kernel(self, **kwargs) -> None:
+            on_sigint(note)
+            await super().async_start_new_kernel(**kwargs)
+
+    client = Client(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                    resources={"metadata": {"path": str(path.parent)}}, on_notebook_start=started)
     start = time.perf_counter()
-    client.execute()
+    with noting_sigint() as noted:  # (before and after nbclient's loop, which takes the signal)
+        try:
+            client.execute()
+        except BaseException:
+            if noted.interrupted:  # the kernel was shut down: DeadKernelError
+                raise interrupted from None
+            raise
+        if noted.interrupted:
+            raise interrupted
     seconds = time.perf_counter() - start
     _scrub_outputs(nb)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
+    text = nbformat.writes(nb)
+    atomic_write_text(path, text if text.endswith("\n") else text + "\n")
     return seconds
 
 
@@ -123,7 +165,7 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
     if skipped:
         lines += ["", f"Skipped in the `{profile}` profile, for want of their data on this machine:", "",
                   *(f"- {r['chapter']}: skipped: {r['reason']}" for r in skipped)]
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _kind(record: dict) -> str | None:
@@ -137,12 +179,11 @@ def _load_records(path: Path) -> list[dict]:
 
 def _write_records(path: Path, records: list[dict]) -> None:
     """Replace ``path`` in one step, so an interruption leaves the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
-def main(argv: list[str] | None = None) -> None:
+@one_line("d2lnets results")
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="d2lnets results", description="Execute chapters in place in a run profile.")
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "full"])
@@ -153,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     # Records accumulate across invocations, one chapter's replacing its earlier ones, so chapters
     # can be re-run one at a time and RESULTS.md still covers them all. A run records into a file of
     # its own; only when it succeeds do its records replace the chapter's earlier ones.
-    records = root / ".results.jsonl"
+    records, done = root / ".results.jsonl", []
     for path in notebooks:
         why = missing_data(path.stem, args.profile)
         if why is not None:  # its data is absent: keep the committed outputs, say so in RESULTS.md
@@ -168,8 +209,17 @@ def main(argv: list[str] | None = None) -> None:
             seconds = run_notebook(path, args.profile)  # a failure raises here: earlier records stay
             new = [{**r, "chapter": r.get("chapter") or path.stem} for r in _load_records(fresh)]  # reports
             new += [{"chapter": path.stem, "wall_seconds": round(seconds, 1)}]
+        except UnreadableNotebook as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            kept = f"; {args.results.name} keeps its last version" if args.results else ""
+            before = f" (done before it, and saved: {', '.join(done)})" if done else ""
+            raise Interrupted(f"interrupted while running {path}: the notebook was left as it was{kept}{before}") \
+                from None
         finally:
             fresh.unlink(missing_ok=True)
+        done.append(path.stem)
         _write_records(records, [r for r in _load_records(records) if r["chapter"] != path.stem] + new)
         print(f"{path.name}: {seconds:.0f} s in the {args.profile} profile on {_machine()}", flush=True)
     if args.results:
@@ -181,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
         reports.sort(key=lambda r: r["chapter"])  # (stable: in the order each chapter reported them)
         write_results(rows, wall, args.profile, args.results, reports, skipped)
         print(f"wrote {args.results}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

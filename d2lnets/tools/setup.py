@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from .. import data
+from ..core.paths import atomic_write_text
 
 __all__ = ["LAB_SETTINGS", "ensure_data", "lab_overrides_path", "write_lab_settings"]
 
@@ -90,8 +91,7 @@ def write_lab_settings(prefix: str | os.PathLike | None = None) -> Path:
             raise ValueError(f"{path} is not valid JSON ({e}); fix or delete it, then run set-up again") from e
     for plugin, values in LAB_SETTINGS.items():
         settings.setdefault(plugin, {}).update(values)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
     return path
 
 

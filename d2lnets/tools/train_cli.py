@@ -9,13 +9,19 @@ A recipe trains as its chapter does (:func:`d2lnets.recipe` in the profile: the 
 image size, the batch size, the subset of the data, SGD with its learning rate, momentum and
 weight decay, its schedule); an option given overrides the recipe's value. The per-epoch lines are
 printed, and the run's record (:mod:`d2lnets.train.records`) is appended to ``--run-log`` (default
-``$D2LNETS_RUN_LOG``, else ``runs.jsonl`` in :func:`d2lnets.runs_dir`).
+``$D2LNETS_RUN_LOG``, else ``runs.jsonl`` in :func:`d2lnets.runs_dir`). Ctrl-C stops it with one line:
+where training was, and the checkpoint kept (with the command that goes on from it).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
+import time
+from pathlib import Path
+
+from .interrupt import Interrupted, one_line
 
 DATASETS = ("fashion-mnist",)
 # --model without a recipe: what the chapters train with, at a size every course model takes
@@ -100,23 +106,77 @@ def _settings(args, parser) -> dict:
     return values
 
 
+def _interrupted(where, args, argv: list[str], started: float) -> Interrupted:
+    """What Ctrl-C stopped (``where``: the :class:`Where` hook) and what was kept, in one line."""
+    if where.epoch is None:
+        place = "before training started"
+    else:
+        of = f" of {where.num_batches}" if where.num_batches else ""
+        place = f"in epoch {where.epoch + 1} of {where.num_epochs} (after batch {where.batch}{of})"
+    path = args.checkpoint and Path(args.checkpoint)
+    if path and path.is_file():
+        written = path.stat().st_mtime
+        when = datetime.datetime.fromtimestamp(written).strftime("%H:%M:%S")
+        given = argv if argv is not None else sys.argv[1:]
+        again = " ".join(a for a in given if a not in ("--resume", "--overwrite"))
+        kept = (f"the checkpoint {path} (written at {when}{'' if written >= started else ', before this run'}) is "
+                f"kept: go on with d2lnets train {again} --resume")
+    elif path:
+        kept = f"no checkpoint was written yet ({path} is written at the end of each epoch)"
+    else:
+        kept = "nothing was saved (with --checkpoint PATH a run can go on later)"
+    return Interrupted(f"interrupted {place}; {kept}. No run record was written")
+
+
+def _where():
+    from ..train.hooks import Hook
+
+    class Where(Hook):
+        """Where the run is, for the line that Ctrl-C prints."""
+
+        epoch = batch = num_epochs = num_batches = None
+
+        def on_epoch_start(self, run) -> None:
+            self.epoch, self.batch, self.num_epochs, self.num_batches = run.epoch, run.batch, run.num_epochs, \
+                run.num_batches
+
+        def on_step_end(self, run) -> None:
+            self.batch = run.batch
+
+    return Where()
+
+
+@one_line("d2lnets train")
 def train_main(argv: list[str] | None = None) -> int:
+    started = time.time()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.profile:
         os.environ["D2LNETS_PROFILE"] = args.profile
     if args.resume and not args.checkpoint:
         parser.error("--resume goes on from --checkpoint PATH: give the checkpoint's path")
+    v = _settings(args, parser)
+    from ..train.history import TrainingDivergedError
+
+    where = _where()
+    try:
+        return _train(args, parser, v, where)
+    except KeyboardInterrupt:
+        raise _interrupted(where, args, argv, started) from None
+    except (ValueError, TypeError, OSError, TrainingDivergedError) as e:  # refused, a full disk, a divergence
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _train(args, parser, v: dict, where) -> int:
     import torch
 
     from .. import models
     from ..core import config
     from ..data.fashion_mnist import load_data_fashion_mnist
-    from ..train.checkpoint import CheckpointError
     from ..train.loop import train_ch5
     from ..train.saving import runs_dir, save_model
 
-    v = _settings(args, parser)
     if args.run_log or not config.run_log_path():
         log = args.run_log or str(runs_dir() / "runs.jsonl")
         os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
@@ -140,15 +200,11 @@ def train_main(argv: list[str] | None = None) -> int:
     say(f"training {v['name']} ({v['model']}{', ' + v['variant'] if v['variant'] else ''}) on Fashion-MNIST at "
         f"{v['image_size']} px: {v['num_epochs']} epochs, batch size {v['batch_size']}{per}, lr {v['lr']:g}"
           f"{', ' + v['schedule'] if v['schedule'] else ''}, profile {config.profile().name}", flush=True)
-    try:
-        history = train_ch5(net, train_iter, test_iter, v["num_epochs"], optimizer=optimizer,
-                            scheduler=v["schedule"], device=args.device, precision=args.precision, plot=False,
-                            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                            resume=args.resume, overwrite=args.overwrite,
-                            sync_batchnorm=args.sync_batchnorm)
-    except (FileExistsError, FileNotFoundError, CheckpointError) as e:  # a checkpoint in the way, or none
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    history = train_ch5(net, train_iter, test_iter, v["num_epochs"], optimizer=optimizer,
+                        scheduler=v["schedule"], device=args.device, precision=args.precision, plot=False,
+                        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                        resume=args.resume, overwrite=args.overwrite,
+                        sync_batchnorm=args.sync_batchnorm, hooks=[where])
     say(f"run record appended to {os.environ['D2LNETS_RUN_LOG']}")
     if args.save:
         if args.recipe is None:

@@ -76,6 +76,32 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return saved
 
 
+def _saved_by_torch(path: Path) -> bool:
+    """Whether ``path`` starts as the files torch.save writes do (a zip archive, or an older pickle)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith((b"PK\x03\x04", b"\x80"))
+
+
+def _check_state(state: object, what: str) -> None:
+    """A hook's state is what a checkpoint can save and load back (``weights_only``): a dict of
+    numbers, strings, None, tensors, and lists and dicts of them."""
+    def plain(value: object) -> bool:
+        if isinstance(value, (str, int, float, bool, type(None), torch.Tensor)):
+            return True
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        return isinstance(value, dict) and all(isinstance(k, (str, int)) and plain(v) for k, v in value.items())
+
+    if not isinstance(state, dict) or not plain(state):
+        raise TypeError(f"{what} returned {short(state)}; a checkpoint saves a hook's state as a dict of numbers, "
+                        "strings, None, tensors, and lists and dicts of them (so that it loads back with "
+                        "weights_only=True): convert the rest, e.g. float(x), x.tolist()")
+
+
 def _run_differences(saved: dict, here: dict) -> list[str]:
     out = []
     for key in sorted(set(saved) | set(here)):
@@ -122,9 +148,18 @@ class Checkpoints(Hook):
         self.every = None if every is None else as_int(every, "checkpoint_every")
         if self.every is not None and self.path is None:
             raise ValueError("checkpoint_every needs checkpoint=PATH, the file to write")
-        if self.path is not None and not same and not overwrite and self.path.exists():
-            raise FileExistsError(f"{self.path} already holds a checkpoint: resume it (resume=True, on the command "
-                                  "line --resume), or start anew and replace it (overwrite=True, --overwrite)")
+        if self.path is not None and self.path.is_dir():
+            raise ValueError(f"checkpoint={str(self.path)!r} is a folder; give the path of a file in it, e.g. "
+                             f"{str(self.path / 'run.pt')!r}")
+        if self.path is not None and not same and self.path.exists():
+            if not _saved_by_torch(self.path):  # a learner's other file: never replaced, whatever overwrite says
+                raise FileExistsError(f"{self.path} holds a file that torch.save did not write, so not a "
+                                      "checkpoint: it is not replaced (even with overwrite=True); write the "
+                                      "checkpoint to another path")
+            if not overwrite:
+                raise FileExistsError(f"{self.path} already holds a checkpoint: resume it (resume=True, on the "
+                                      "command line --resume), or start anew and replace it (overwrite=True, "
+                                      "--overwrite)")
         self.saved, self.rng_epoch = None, None
 
     @property
@@ -197,6 +232,9 @@ class Checkpoints(Hook):
     def _save(self, run, epoch: int, batch: int, loop: dict, rng: dict) -> None:
         if self.path is None or not run.main:
             return
+        hooks = run.hook_states()
+        for name, state in hooks.items():
+            _check_state(state, f"the hook {name}'s state_dict()")
         net = unwrap(run.net)
         meta = {"model": model_name(net), "run": self.identity, "epoch": epoch, "batch": batch, "step": run.step,
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -205,5 +243,5 @@ class Checkpoints(Hook):
                      "state_dict": cpu_copy(net.state_dict()), "optimizer": cpu_copy(run.optimizer.state_dict()),
                      "scheduler": None if run.scheduler is None else cpu_copy(run.scheduler.state_dict()),
                      "scaler": None if run.scaler is None else cpu_copy(run.scaler.state_dict()),
-                     "history": run.history.to_dict(), "loop": loop, "hooks": run.hook_states(), "rng": rng},
+                     "history": run.history.to_dict(), "loop": loop, "hooks": hooks, "rng": rng},
                     self.path)

@@ -15,6 +15,7 @@ from torch import nn
 from ..analysis.evaluate import accuracy
 from ..core.legacy import legacy_forms
 from ..core.precision import autocast
+from ..core.validate import short
 from .checkpoint import Checkpoints
 from .history import History
 from .hooks import DivergenceGuard, Hook, ShowProgress, StepPoints
@@ -105,6 +106,7 @@ def train_ch5(
     book's first edition, PyTorch port) and ``train_ch5(net, train_iter, test_iter, criterion,
     num_epochs, batch_size, device, lr)`` (SGD with ``lr``, as in the AlexNet write-up).
     """
+    hooks = _check_hooks(hooks)
     saving = Checkpoints(checkpoint, resume, overwrite, checkpoint_every)  # (its arguments checked first)
     run = Run.prepare(net, train_iter, test_iter, num_epochs, lr, device, optimizer=optimizer, loss=loss,
                       scheduler=scheduler, steps_per_epoch=steps_per_epoch, precision=precision,
@@ -123,6 +125,21 @@ def train_ch5(
                 run.end_step(l, y_hat, y)
             run.end_epoch(accuracy(run.evaluated, run.test_iter, run.device, precision, "test_iter"))
     return run.history
+
+
+def _check_hooks(hooks) -> tuple[Hook, ...]:
+    """``hooks`` as a tuple of :class:`Hook` objects (None: none), or an error that says what to pass."""
+    if hooks is None:
+        return ()
+    example = "hooks=[MyHook()], where class MyHook(d2l.Hook) overrides the methods it needs"
+    if isinstance(hooks, Hook) or isinstance(hooks, type) or not isinstance(hooks, (list, tuple)):
+        raise TypeError(f"hooks must be a list of hooks, got {short(hooks)}; e.g. {example}")
+    for i, hook in enumerate(hooks):
+        if not isinstance(hook, Hook):
+            what = (f"the class {hook.__name__}, not a hook made from it (add the brackets: {hook.__name__}())"
+                    if isinstance(hook, type) and issubclass(hook, Hook) else short(hook))
+            raise TypeError(f"hooks[{i}] is {what}; each hook is a d2l.Hook, e.g. {example}")
+    return tuple(hooks)
 
 
 def update(l: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None, scheduler=None) -> None:

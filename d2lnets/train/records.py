@@ -24,6 +24,7 @@ import numbers
 from collections.abc import Sequence
 
 from ..core import config
+from ..core.paths import append_text
 from ..core.validate import instance_of, short
 from .history import History
 from .hooks import Hook
@@ -65,11 +66,11 @@ def make_record(kind: str, **fields) -> dict:
 
 
 def write(record: dict) -> dict:
-    """Append ``record`` as one JSON line where its kind goes (run log or results), if that is set."""
+    """Append ``record`` as one JSON line where its kind goes (run log or results), if that is set
+    (all of the line or none of it: a full disk raises :class:`~d2lnets.core.paths.DiskFullError`)."""
     path = config.run_log_path() if record["kind"] == "run" else config.results_path()
     if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_text(path, json.dumps(record) + "\n")
     return record
 
 

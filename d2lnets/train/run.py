@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..core import config
-from ..core.batches import END, check_batch, first_forward, iterable, length, on_device, weight_dtype
+from ..core.batches import END, check_batch, check_not_meta, first_forward, iterable, length, on_device, weight_dtype
 from ..core.config import as_device
 from ..core.memory import reuse_freed_memory
 from ..core.precision import Settings, choose_settings
@@ -54,7 +54,8 @@ class Run:
       ``resumed`` (from a checkpoint);
     - the step just taken: ``loss`` (its mean loss), ``y_hat``, ``y``, all on the device;
     - the epoch so far: ``loss_sum`` and ``correct`` (device tensors), ``n`` (examples);
-    - ``seen``: ``(loss_sum, correct, n)`` as numbers at the last read, taken at step ``seen_step``.
+    - ``seen``: ``(loss_sum, correct, n)`` as numbers at the last read, taken at step ``seen_step``;
+    - ``left_out``: batches of one example left out (batch normalisation cannot train on one).
     """
 
     def __init__(self, **fields) -> None:
@@ -64,6 +65,7 @@ class Run:
         self.unchecked_batch = self.unchecked_forward = True  # the call's first batch and output get checked
         self.loss = self.y_hat = self.y = None
         self.seen, self.seen_step = None, -1
+        self.left_out = 0
         self._reset_sums()
 
     # --- set-up ----------------------------------------------------------------------------------
@@ -92,6 +94,7 @@ class Run:
                   precision=precision, num_epochs=num_epochs, num_batches=num_batches, group=group,
                   main=group is None or group.main, restore_format=restore_format, hooks=[],
                   summed=getattr(loss_fn, "reduction", None) == "sum", read_every=read_every(device),
+                  drop_single=group is None and _has_batch_norm(net),
                   history=History(device=str(device), settings=settings.description + (", compiled" if compile
                                                                                       else "")))
         run.scheduler = scheduler
@@ -142,6 +145,9 @@ class Run:
             if self.unchecked_batch:
                 batch, self.unchecked_batch = check_batch(batch, "train_iter"), False
             X, y = batch
+            if self.drop_single and len(X) == 1:
+                self._leave_out_single()
+                continue
             X, y = X.to(self.device, torch.float32, non_blocking=True), y.to(self.device, non_blocking=True)
             if self.settings.channels_last and X.dim() == 4:
                 X = X.contiguous(memory_format=torch.channels_last)
@@ -174,7 +180,9 @@ class Run:
         """After an epoch's training and evaluation: its results in the History (the sums over every
         process), then the hooks."""
         if self.n == 0:
-            raise ValueError("train_iter yielded no examples")
+            raise ValueError("train_iter yielded no examples" + (
+                ": every batch held one example, and batch normalisation cannot train on one; use a batch size of "
+                "2 or more" if self.left_out else ""))
         loss_sum, correct, n = self.read(over_processes=True)
         h = self.history
         h.train_loss.append(loss_sum / n)
@@ -219,6 +227,15 @@ class Run:
         for hook in self.hooks:
             getattr(hook, event)(self)
 
+    def _leave_out_single(self) -> None:
+        """A batch of one example, which batch normalisation cannot train on: left out, said once."""
+        if not self.left_out and self.main:
+            print("train_ch5: a batch of train_iter holds 1 example (its last, when the number of examples leaves 1 "
+                  "over after whole batches), and batch normalisation cannot train on a batch of one. It is left "
+                  "out, in every epoch. To train on every example, pick a batch size that leaves 0 or 2 and more "
+                  "over; to say you mean it, make the loader with drop_last=True.", flush=True)
+        self.left_out += 1
+
     def _reset_sums(self) -> None:
         self.loss_sum = torch.zeros((), device=self.device)
         self.correct = torch.zeros((), device=self.device, dtype=torch.long)
@@ -230,6 +247,7 @@ class Run:
 def _check_arguments(net, num_epochs, lr, optimizer, loss, channels_last):
     """num_epochs, lr and the loss function, checked; clear errors for what cannot be trained."""
     instance_of(net, nn.Module, "net", "the network to train (an nn.Module)")
+    check_not_meta(net)
     num_epochs = as_int(num_epochs, "num_epochs")
     if optimizer is None and lr is None:
         raise ValueError("give a learning rate (lr=0.1) or an optimizer (optimizer=torch.optim.Adam(...))")
@@ -253,6 +271,7 @@ def _check_arguments(net, num_epochs, lr, optimizer, loss, channels_last):
 def _training_device(device) -> torch.device:
     """``device`` checked, and the one ``$D2LNETS_REQUIRE_DEVICE`` demands (CI's GPU job)."""
     device = as_device(device)
+    check_not_meta(None, device)
     required = config.required_device()
     if required and device.type != required:
         raise RuntimeError(f"D2LNETS_REQUIRE_DEVICE={required} but training would run on {device}")
@@ -316,6 +335,11 @@ def _data(train_iter, test_iter, num_epochs: int, steps_per_epoch, scheduler):
         raise ValueError(f"scheduler='onecycle' needs the number of batches per epoch, but train_iter "
                          f"({kind}) has no len(): pass steps_per_epoch=N as well")
     return train_iter, test_iter, num_batches
+
+
+def _has_batch_norm(net: nn.Module) -> bool:
+    """Whether ``net`` has batch normalisation, which fails on a training batch of one example."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
 def _came_in_contiguous(net: nn.Module) -> bool:

@@ -219,6 +219,11 @@ def load_model(net: nn.Module, recipe: str, *, profile: str | None = None) -> di
     if (meta.get("recipe"), meta.get("profile")) != (recipe, profile):
         raise ModelMismatchError(f"{path} holds the model of recipe {meta.get('recipe')!r} in profile "
                                  f"{meta.get('profile')!r}, not {recipe!r} in {profile!r}: not loading it")
+    saved_as, here = str(meta.get("model")), model_name(net)
+    if saved_as != here and saved_as.startswith(f"{type(net).__name__} ("):  # same class, another variant
+        raise ModelMismatchError(f"{path} holds {saved_as}, but net is {here}: the same weights' shapes, another "
+                                 "network (its activations or pooling differ), so the weights would not mean the "
+                                 "same. Build the variant that was saved; nothing was loaded")
     if any(isinstance(p, nn.parameter.UninitializedParameter) for p in net.parameters()):
         raise ValueError("net has lazy layers that never ran, so their shapes are unknown: run one batch "
                          "through it first, e.g. net(X) with X from the data, then load")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import torch
 from matplotlib.figure import Figure
 
-from ..core.validate import as_int
+from ..core.validate import as_int, short
 from .show import show_figure
 
 __all__ = ["show_images"]
@@ -21,6 +21,13 @@ def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None
     they are, clipped to [0, 1].
     """
     num_rows, num_cols = as_int(num_rows, "num_rows"), as_int(num_cols, "num_cols")
+    shown = min(len(imgs), num_rows * num_cols)
+    for i, img in enumerate(list(imgs)[:shown]):
+        if not (torch.is_tensor(img) or hasattr(img, "__array__")) or isinstance(img, str):
+            raise TypeError(f"image {i} is {short(img)}; show_images takes images as tensors [C, H, W] or [H, W], "
+                            "or arrays")
+    if titles is not None and len(titles) < shown:
+        raise ValueError(f"{len(titles)} titles for the {shown} images shown: give one title per image")
     fig = Figure(figsize=(num_cols * scale, num_rows * scale))
     axes = fig.subplots(num_rows, num_cols, squeeze=False).flatten()
     for i, (ax, img) in enumerate(zip(axes, imgs)):

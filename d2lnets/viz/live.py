@@ -30,7 +30,8 @@ class Animator:
                  integer_x: bool | None = None) -> None:
         self.fig = Figure(figsize=figsize)
         self.ax = self.fig.add_subplot()
-        self.legend, self.xlim, self.ylim = list(legend), xlim, ylim
+        self.legend = [legend] if isinstance(legend, str) else list(legend)  # ("loss": one line, not four)
+        self.xlim, self.ylim = xlim, ylim
         self.integer_x = xlabel == "epoch" if integer_x is None else integer_x
         self.xlabel, self.ylabel, self.title = xlabel, ylabel, title
         self.X: list[list[float]] = []

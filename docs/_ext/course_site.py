@@ -9,6 +9,8 @@
 - ``{{REPOSITORY}}`` in a page stands for the repository's address (``conf.py`` reads it from the
   package), for the places a role cannot reach, such as a ``git clone`` line in a code block.
 - The site's front door: ``index.html`` at the top sends the reader to the landing page.
+- A chapter that is not a readable notebook (a save cut short) is one error naming the file and
+  what is wrong, not a crash of the build; the rest of the site is built (and ``-W`` fails it).
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import nbformat
 from sphinx.application import Sphinx
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
 
 # The Colab cell's id (``CELL_ID`` in the package's colab module).
 COLAB_CELL_ID = "colab-setup"
@@ -46,6 +51,19 @@ def _repository(app: Sphinx, docname: str, source: list[str]) -> None:
         source[0] = source[0].replace("{{REPOSITORY}}", app.config.html_theme_options["repository_url"])
 
 
+def _readable(app: Sphinx, docname: str, source: list[str]) -> None:
+    if not docname.startswith("chapters/"):
+        return
+    try:
+        nbformat.reads(source[0], as_version=4)
+    except Exception as e:  # noqa: BLE001 - NotJSONError, ValidationError, ...: all the same to the reader
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        LOGGER.error(f"{docname}.ipynb is not a notebook that can be read ({type(e).__name__}: {why}); restore it "
+                     f"(git checkout -- {docname}.ipynb) or mend it", location=docname)
+        page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {docname} could not be read")])
+        source[0] = nbformat.writes(page)  # a page that says so, so that the rest is built
+
+
 def _front_door(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -61,6 +79,7 @@ def _front_door(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    app.connect("source-read", _readable)
     app.connect("source-read", _repository)
     app.connect("build-finished", _front_door)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
