@@ -62,7 +62,7 @@ ifneq ($(VENV_WORKS),yes)
 	@$(MAKE_VENV)
 endif
 
-$(STAMP): pyproject.toml Makefile $(if $(VENV_WORKS),,venv)
+$(STAMP): pyproject.toml setup.py Makefile $(if $(VENV_WORKS),,venv)
 	$(BIN)/python -m pip install --quiet -e ".[course,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(D2L)"
 	$(BIN)/python -c "import d2lnets, nbval, jupyterlab; from d2l import torch as d2l; print('environment ready:', d2lnets.__version__)"

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..core.paths import chapters_dir
+
 __all__ = ["BEGIN", "END", "STUB", "backup_dir", "chapter_notebooks", "learner_notebook", "reset",
            "source_hash", "strip_solutions", "sync"]
 
@@ -140,13 +142,14 @@ def _check_folders(src: Path, dest: Path) -> None:
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {src.resolve()}")
 
 
-def sync(src: str | Path = "chapters", dest: str | Path = "exercises") -> list[Message]:
-    """Write a learner copy of every chapter in ``src`` that has none in ``dest``; never overwrite.
+def sync(src: str | Path | None = None, dest: str | Path = "exercises") -> list[Message]:
+    """Write a learner copy of every chapter in ``src`` (default: :func:`~d2lnets.core.paths.chapters_dir`)
+    that has none in ``dest``; never overwrite.
 
     A copy made from an older version of its chapter stays as it is; the new version goes beside
     it (``NN_name.updated.ipynb``, or a dated name if that exists from an earlier update).
     """
-    src, dest = Path(src), Path(dest)
+    src, dest = Path(src or chapters_dir()), Path(dest)
     _check_folders(src, dest)
     dest.mkdir(parents=True, exist_ok=True)
     now, messages = dt.datetime.now(), []
@@ -179,10 +182,10 @@ def backup_dir(dest: str | Path) -> Path:
     return Path(dest) / "backups"
 
 
-def reset(chapter: str, src: str | Path = "chapters", dest: str | Path = "exercises") -> tuple[Path | None, Path]:
+def reset(chapter: str, src: str | Path | None = None, dest: str | Path = "exercises") -> tuple[Path | None, Path]:
     """Start ``chapter`` (``02``, ``02_alexnet`` or its file name) again: move the learner's copy to
     ``dest/backups/NN_name.TIMESTAMP.ipynb``, then write a fresh copy. Returns (backup, fresh copy)."""
-    src, dest = Path(src), Path(dest)
+    src, dest = Path(src or chapters_dir()), Path(dest)
     _check_folders(src, dest)
     key = Path(chapter).name.removesuffix(".ipynb")
     matches = [p for p in chapter_notebooks(src) if p.stem == key or p.stem.split("_")[0] == key]
@@ -210,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="d2lnets exercises",
         description="Write learner copies of the chapters where none exists (never overwrites one).")
-    parser.add_argument("src", nargs="?", default="chapters", help="the chapters (default: chapters)")
+    parser.add_argument("src", nargs="?", default=None,
+                        help="the chapters (default: the course's chapters/, else those installed with d2lnets)")
     parser.add_argument("dest", nargs="?", default="exercises", help="the learner copies (default: exercises)")
     parser.add_argument("--reset", metavar="CHAPTER",
                         help="start CHAPTER (e.g. 02) again: back up your copy, then write a fresh one")
