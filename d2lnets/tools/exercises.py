@@ -9,7 +9,8 @@ chapter can be read without retraining.
 A learner's copy is never overwritten, truncated or moved:
 
 - a copy is written only where none exists;
-- each copy records the chapter version it was made from (a hash of the chapter's cell sources);
+- each copy records the chapter version it was made from (a hash of the chapter's cell sources,
+  all but the Colab cell, which names the release: a new release alone changes no chapter);
   when the chapter has changed since, the new version is written *beside* it as
   ``NN_name.updated.ipynb`` (or, if that exists too, ``NN_name.updated-DATE.ipynb``);
 - ``--reset NN`` starts a chapter again: it first moves the old copy to ``exercises/backups/``
@@ -29,6 +30,7 @@ from pathlib import Path
 import nbformat
 
 from ..core.paths import chapters_dir
+from .colab import is_first_cell
 
 __all__ = ["BEGIN", "END", "STUB", "backup_dir", "chapter_notebooks", "learner_notebook", "reset",
            "source_hash", "strip_solutions", "sync"]
@@ -78,9 +80,12 @@ def strip_solutions(source: str, stub: str = STUB) -> str:
 
 
 def source_hash(nb) -> str:
-    """A hash of a chapter's cells (type and source, not outputs): which version a copy came from."""
+    """A hash of a chapter's cells (type and source, not outputs): which version a copy came from.
+    Colab's first cell is left out: it names the release to install, which changes with every release."""
     h = hashlib.sha256()
     for cell in nb["cells"]:
+        if is_first_cell(cell):
+            continue
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         h.update(cell["cell_type"].encode() + b"\0" + source.encode() + b"\0")
     return h.hexdigest()[:16]
