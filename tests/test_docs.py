@@ -116,6 +116,25 @@ def test_chapters_are_shown_as_committed_without_the_colab_cell(site):
     assert printed.splitlines()[0].strip()[:40] in html.replace("&#39;", "'").replace("&quot;", '"')
 
 
+LICENCE_LINE = ("*This chapter's text and figures are licensed under [CC BY-SA 4.0](../LICENSE-content.md), its code "
+                "under the [MIT licence](../LICENSE). Its recipes and vocabulary come from [*Dive into Deep "
+                "Learning*](https://d2l.ai) by Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola "
+                "(CC BY-SA 4.0).*")
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_chapter_ends_with_its_licence_line(chapter):
+    last = nbformat.read(chapter, as_version=4).cells[-1]
+    assert last.cell_type == "markdown" and last.source == LICENCE_LINE, (
+        f"{chapter.name}: the last cell must be the licence line (tests/test_docs.py: LICENCE_LINE)")
+
+
+def test_the_licence_line_links_to_the_licences_on_the_site(site):
+    html = (site / "chapters" / "01_lenet.html").read_text(encoding="utf-8")
+    assert 'href="../LICENSE-content.html"' in html and "CC BY-SA 4.0" in html
+    assert "Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola" in html
+
+
 # --- links ----------------------------------------------------------------------------------------
 
 class _Links(HTMLParser):
