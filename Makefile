@@ -148,6 +148,9 @@ test-release: dist $(COLAB_VENV)/.d2lnets-installed
 
 ifneq ($(COLAB_VENV),$(VENV))
 $(COLAB_VENV)/.d2lnets-installed: pyproject.toml setup.py Makefile
+	@test -x $(COLAB_VENV)/bin/python || $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
+	  2>/dev/null || { echo "make test-release: $(COLAB_VENV) needs Python 3.13 (Colab's), and '$(PYTHON313)' is not" \
+	  "one that runs here: name it, e.g. make test-release PYTHON313=/path/to/python3.13" >&2; exit 1; }
 	$(MAKE) --no-print-directory VENV=$(COLAB_VENV) PYTHON=$(PYTHON313) $@
 endif
 
