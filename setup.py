@@ -9,10 +9,10 @@ them would install a course with nothing to copy: the build stops instead.
 """
 from pathlib import Path
 
-from setuptools import find_packages, setup
-
 if not list(Path(__file__).resolve().parent.glob("chapters/[0-9][0-9]_*.ipynb")):
     raise SystemExit("setup.py: no chapters/NN_name.ipynb beside setup.py: the wheel would carry no chapters")
+
+from setuptools import find_packages, setup  # noqa: E402 - after the check, which needs no setuptools
 
 setup(
     packages=[*find_packages(include=["d2lnets", "d2lnets.*"]), "d2lnets._chapters"],
