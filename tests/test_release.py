@@ -177,7 +177,7 @@ def test_a_fresh_environment_with_the_wheel_sets_up_writes_the_copies_and_checks
         assert nbformat.read(copy, as_version=4).metadata["d2lnets"] == expected.metadata["d2lnets"]
 
     lenet = folder / "exercises" / CHAPTERS[0].name
-    done = _d2lnets(installed, "check", cwd=folder, env=env)
+    done = _d2lnets(installed, "check", str(lenet.relative_to(folder)), cwd=folder, env=env)
     said = done.stdout + done.stderr
     assert done.returncode == 1 and "not written yet" in done.stdout and "0 of" in done.stdout, said
     assert ": error" not in done.stdout, done.stdout                     # the set-up cells ran
