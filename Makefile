@@ -13,7 +13,8 @@ LAB_OPTS ?=
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 SPHINX := $(BIN)/python -m sphinx -W --keep-going -c docs
 
-.PHONY: setup venv lab test unit notebooks exercises check reset hint progress results bench docs test-docs dist clean
+.PHONY: setup venv lab test unit notebooks exercises check reset hint progress results bench docs test-docs dist \
+        test-release clean
 
 # The environment (once), then the steps beyond pip (every time: they are quick when done):
 # Fashion-MNIST present, JupyterLab's course settings. Without the data it stops here, once.
@@ -62,7 +63,7 @@ ifneq ($(VENV_WORKS),yes)
 	@$(MAKE_VENV)
 endif
 
-$(STAMP): pyproject.toml Makefile $(if $(VENV_WORKS),,venv)
+$(STAMP): pyproject.toml setup.py Makefile $(if $(VENV_WORKS),,venv)
 	$(BIN)/python -m pip install --quiet -e ".[course,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(D2L)"
 	$(BIN)/python -c "import d2lnets, nbval, jupyterlab; from d2l import torch as d2l; print('environment ready:', d2lnets.__version__)"
@@ -136,7 +137,24 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
 
+# Colab's route, tried here (.ci/colab_route.py): in a fresh Python 3.13 environment that has only
+# what Colab has, with a stand-in google.colab, each chapter's first cell installs the wheel in dist/
+# (pip with no index), then its set-up cells run. Not part of `make test`: the base, a Python 3.13
+# environment of the course, downloads torch for 3.13 (gigabytes) the first time.
+PYTHON313 ?= python3.13
+COLAB_VENV ?= .venv313
+test-release: dist $(COLAB_VENV)/.d2lnets-installed
+	$(COLAB_VENV)/bin/python .ci/colab_route.py --dist dist --wheels .cache/wheels
+
+ifneq ($(COLAB_VENV),$(VENV))
+$(COLAB_VENV)/.d2lnets-installed: pyproject.toml setup.py Makefile
+	@test -x $(COLAB_VENV)/bin/python || $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
+	  2>/dev/null || { echo "make test-release: $(COLAB_VENV) needs Python 3.13 (Colab's), and '$(PYTHON313)' is not" \
+	  "one that runs here: name it, e.g. make test-release PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	$(MAKE) --no-print-directory VENV=$(COLAB_VENV) PYTHON=$(PYTHON313) $@
+endif
+
 # Build and test debris only: never your exercises/ or your runs/.
 clean:
-	rm -rf .pytest_cache build dist docs/_build
+	rm -rf .pytest_cache build dist docs/_build .cache/wheels
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -33,14 +33,17 @@ def package_constant(name: str, *files: str) -> str:
 
 
 # The one place that names the repository (tests/test_docs.py fails on a link to any other).
-COLAB = ("d2lnets/colab.py", "d2lnets/tools/colab.py")
-REPOSITORY = package_constant("REPOSITORY", *COLAB).rstrip("/")
-BRANCH = package_constant("BRANCH", *COLAB)
+COLAB = "d2lnets/tools/colab.py"
+REPOSITORY = package_constant("REPOSITORY", COLAB).rstrip("/")
+BRANCH = package_constant("BRANCH", COLAB)
 
 project = "d2lnets"
 author = "the d2lnets authors"
 copyright = "the d2lnets authors. Text and figures: CC BY-SA 4.0; code: MIT"
 release = version = package_constant("__version__", "d2lnets/__init__.py")
+# Colab opens a chapter at the release's tag, whose first cell installs that release (TAG and
+# colab_url in d2lnets/tools/colab.py; tests/test_docs.py checks the button's address against it).
+TAG = f"v{release}"
 
 root_doc = "docs/index"
 include_patterns = ["docs/*.md", "chapters/*.ipynb", "LICENSE-content.md"]
@@ -63,7 +66,8 @@ html_title = "d2lnets: classic convolutional networks, hands on"
 html_last_updated_fmt = None
 html_theme_options = {
     "repository_url": REPOSITORY,
-    "repository_branch": BRANCH,
+    # The theme uses the branch only for its launch buttons here: the release's tag, as above.
+    "repository_branch": TAG,
     "path_to_docs": "",
     "use_repository_button": True,
     "use_issues_button": True,

@@ -116,6 +116,25 @@ def test_chapters_are_shown_as_committed_without_the_colab_cell(site):
     assert printed.splitlines()[0].strip()[:40] in html.replace("&#39;", "'").replace("&quot;", '"')
 
 
+LICENCE_LINE = ("*This chapter's text and figures are licensed under [CC BY-SA 4.0](../LICENSE-content.md), its code "
+                "under the [MIT licence](../LICENSE). Its recipes and vocabulary come from [*Dive into Deep "
+                "Learning*](https://d2l.ai) by Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola "
+                "(CC BY-SA 4.0).*")
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_chapter_ends_with_its_licence_line(chapter):
+    last = nbformat.read(chapter, as_version=4).cells[-1]
+    assert last.cell_type == "markdown" and last.source == LICENCE_LINE, (
+        f"{chapter.name}: the last cell must be the licence line (tests/test_docs.py: LICENCE_LINE)")
+
+
+def test_the_licence_line_links_to_the_licences_on_the_site(site):
+    html = (site / "chapters" / "01_lenet.html").read_text(encoding="utf-8")
+    assert 'href="../LICENSE-content.html"' in html and "CC BY-SA 4.0" in html
+    assert "Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola" in html
+
+
 # --- links ----------------------------------------------------------------------------------------
 
 class _Links(HTMLParser):
@@ -212,12 +231,46 @@ def test_the_address_check_catches_another_repository():
 def test_the_package_metadata_names_the_same_repository():
     import tomllib
 
+    from d2lnets.tools import colab
+
     urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
-    repository_address = repository()
-    owner, name = urlsplit(repository_address).path.strip("/").split("/")
-    assert urls["Source"] == repository_address
-    assert urls["Documentation"] == f"https://{owner}.github.io/{name}/"
-    assert urls["Changelog"].startswith(repository_address + "/")
+    assert colab.REPOSITORY == repository()
+    assert urls == colab.project_urls(), ("pyproject.toml's [project.urls] are not those made from REPOSITORY: "
+                                          "paste what `python -m d2lnets.tools.colab --project-urls` prints")
+
+
+def test_colab_opens_each_chapter_where_the_readme_does(site):
+    """The theme's launch button: the chapter at the release's tag, as the README's links."""
+    from d2lnets.tools import colab
+
+    for chapter in sorted((ROOT / "chapters").glob("*.ipynb")):
+        html = (site / "chapters" / f"{chapter.stem}.html").read_text(encoding="utf-8")
+        launch = set(re.findall(r"https://colab\.research\.google\.com/github/[^\"'<>\s]+", html))
+        assert launch == {colab.colab_url(chapter)}, f"{chapter.stem}: {launch}"
+
+
+def readme_site_links(readme: str, website: str, site: Path) -> list[str]:
+    """The README's links into the website that name no page, or no anchor, of the built ``site``."""
+    page = site / "_readme_links.html"
+    links = [url.removeprefix(website) or "index.html" for url in re.findall(r"\(([^)\s]+)\)", readme)
+             if url.startswith(website)]
+    page.write_text("".join(f'<a href="{link}">x</a>' for link in links), encoding="utf-8")
+    try:
+        return [f"{website}{b.split(': ', 1)[1]}" for b in broken_links(site) if b.startswith(page.name + ":")]
+    finally:
+        page.unlink()
+
+
+def test_the_readmes_links_to_the_website_resolve(site):
+    from d2lnets.tools import colab
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"]({colab.website()})" in readme and f"]({colab.website()}docs/package.html)" in readme
+    broken = readme_site_links(readme, colab.website(), site)
+    assert not broken, f"README: links to pages or anchors the website lacks: {broken}"
+    missing = readme_site_links(f"[a]({colab.website()}docs/nowhere.html) [b]({colab.website()}docs/data.html#nope)",
+                                colab.website(), site)
+    assert len(missing) == 2, missing                                       # the check finds both
 
 
 # --- small builds: remove-input and the bench's results ------------------------------------------

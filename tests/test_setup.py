@@ -43,6 +43,9 @@ def test_environment_yml_matches_pyproject():
     assert conda["python"] == f">={minors[0]},<3.{int(minors[-1].split('.')[1]) + 1}"
     assert project["requires-python"] == f">={minors[0]}"
     assert "-e ." in (ROOT / "environment.yml").read_text()
+    # and the README says the same
+    said = f"Python {', '.join(minors[:-1])} or {minors[-1]}"
+    assert said in (ROOT / "README.md").read_text(encoding="utf-8"), f"the README should say {said!r}"
 
 
 def test_dependencies_are_ranges_not_pins():

@@ -26,7 +26,7 @@ def course(tmp_path):
     """A copy of what the Makefile's set-up rules read."""
     folder = tmp_path / "course"
     folder.mkdir()
-    for name in ("Makefile", "pyproject.toml"):
+    for name in ("Makefile", "pyproject.toml", "setup.py"):
         shutil.copy2(ROOT / name, folder / name)
     return folder
 

@@ -9,6 +9,7 @@ self-hosted GPU runner.
 """
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -384,6 +385,22 @@ def test_the_release_builds_checks_and_publishes_with_trusted_publishing():
     import tomllib
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     assert {"build>=1.2", "twine>=6.1"} <= set(dev)
+
+
+def test_the_release_stops_when_the_chapters_would_install_another_release_on_colab(tmp_path):
+    step = next(s for s in _workflow(RELEASE)["jobs"]["build"]["steps"] if "write-first-cells" in s.get("run", ""))
+    assert step["env"] == {"TAG": "${{ github.ref_name }}"}
+    shutil.copytree(ROOT / "chapters", tmp_path / "chapters")
+    import d2lnets
+
+    def run(tag):
+        return subprocess.run(["bash", "-c", step["run"]], cwd=tmp_path, env={**os.environ, "TAG": tag},
+                              capture_output=True, text=True, timeout=60)
+
+    assert run(f"v{d2lnets.__version__}").returncode == 0
+    for tag in ("v9.9.9", f"v{d2lnets.__version__}1", f"v{d2lnets.__version__.rsplit('.', 1)[0]}"):
+        done = run(tag)
+        assert done.returncode == 1 and "does not install" in done.stdout, (tag, done.stdout)
 
 
 def test_dependabot_updates_the_pinned_actions_and_python_packages_weekly():

@@ -1,4 +1,5 @@
-"""Where the course's files are: the checkout the package runs from; and writing a file safely.
+"""Where the course's files are: the checkout the package runs from, the chapters; and writing a file
+safely.
 
 There is one way to find the repository (:func:`repo_root`), so that no module counts its own
 ``parent.parent`` (which breaks silently when a module moves to another folder).
@@ -20,11 +21,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "DiskFullError", "append_text", "atomic_save", "atomic_write", "atomic_write_text",
-           "byte_size", "checkout", "disk_full", "is_course_root", "repo_root"]
+__all__ = ["PACKAGED_CHAPTERS", "PACKAGE_DIR", "DiskFullError", "append_text", "atomic_save", "atomic_write",
+           "atomic_write_text", "byte_size", "chapters_dir", "checkout", "disk_full", "is_course_root", "repo_root"]
 
 # The folder of the d2lnets package: as many folders up from this file as this module is deep.
 PACKAGE_DIR = Path(__file__).resolve().parents[__name__.count(".") - 1]
+# The chapters a wheel carries (setup.py adds the checkout's chapters/*.ipynb at build time).
+PACKAGED_CHAPTERS = PACKAGE_DIR / "_chapters"
 
 
 def is_course_root(folder: Path) -> bool:
@@ -47,6 +50,19 @@ def repo_root() -> Path:
         return found
     here = Path.cwd().resolve()
     return next((p for p in (here, *here.parents) if is_course_root(p)), here)
+
+
+def chapters_dir() -> Path:
+    """The chapters to copy or run: those of the course's folder (:func:`repo_root`: the checkout,
+    else the current folder or one above it); else those the installed wheel carries
+    (:data:`PACKAGED_CHAPTERS`), for a package installed from a release."""
+    for folder in (repo_root() / "chapters", PACKAGED_CHAPTERS):
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(
+        "found no chapters: not in ./chapters, not in a checkout of the course, and this installation of "
+        f"d2lnets carries none ({PACKAGED_CHAPTERS}). Run this from a checkout, or install d2lnets from a "
+        "release: pip install d2lnets")
 
 
 class DiskFullError(OSError):

@@ -1,14 +1,19 @@
-"""Google Colab: every chapter's first code cell, the repository's address, the "Open in Colab" links.
+"""Google Colab's first cell in every chapter, and every link made from the repository's address.
 
     python -m d2lnets.tools.colab --write-first-cells chapters      # insert or update the cell in every chapter
     python -m d2lnets.tools.colab --readme-links                    # the README's table of links, a row per chapter
+    python -m d2lnets.tools.colab --project-urls                    # pyproject.toml's [project.urls]
 
-On Colab there is no checkout and no ``make``: the first code cell of a chapter installs this package
-from its repository, and the data downloads through torchvision on first use (into
-``~/.cache/d2lnets``). Everywhere else the cell does nothing. It runs *before* ``d2lnets`` can be
-imported, so it is self-contained code, generated here from :data:`REPOSITORY`, the one place that
-names the repository (the README's links and the cell in every chapter are written from it;
-tests/test_colab.py checks that they agree).
+On Colab there is no checkout and no ``make``: the first code cell of a chapter installs the release
+of this package the chapter was written with (``d2lnets==X.Y.Z``, :data:`RELEASE`: the version the
+package had when the cell was written), and the data downloads through torchvision on first use
+(into ``~/.cache/d2lnets``). Everywhere else the cell does nothing. It runs *before* ``d2lnets`` can
+be imported, so it is self-contained code, generated here. Colab opens a chapter at that release's
+tag (:func:`colab_url`), so the chapter and the package it installs always agree.
+
+:data:`REPOSITORY` is the one place that names the repository: the README's links, the website's
+address (:func:`website`) and its buttons, and ``pyproject.toml``'s links (:func:`project_urls`) are
+all made from it, and tests/test_colab.py and tests/test_docs.py fail on any link that disagrees.
 """
 from __future__ import annotations
 
@@ -16,23 +21,29 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..core.paths import atomic_write_text
 
-__all__ = ["REPOSITORY", "BRANCH", "BOOK", "CELL_ID", "FIRST_CELL", "colab_url", "readme_links",
-           "write_first_cell", "write_first_cells"]
+__all__ = ["BOOK", "BRANCH", "CELL_ID", "FIRST_CELL", "RELEASE", "REPOSITORY", "TAG", "colab_url",
+           "is_first_cell", "project_urls", "readme_links", "website", "write_first_cell", "write_first_cells"]
 
 # The course's public repository. Set it to the real address, then run
-# `python -m d2lnets.tools.colab --write-first-cells chapters` and update the README's links.
+# `python -m d2lnets.tools.colab --readme-links --project-urls` and paste what it prints.
 REPOSITORY = "https://github.com/d2lnets/d2lnets"
 BRANCH = "main"
+# The release the chapters install on Colab, and its tag (the release workflow publishes tags `v*`).
+RELEASE = f"d2lnets=={__version__}"
+TAG = f"v{__version__}"
 # The book's package, installed without its exact pins (as the Makefile does).
 BOOK = "d2l==1.0.3"
 # The id the cell carries in every chapter, so that rewriting it finds it again.
 CELL_ID = "colab-setup"
-_FIRST_LINE = "# Google Colab only: install the course's package from its repository."
+_MARK = "# Google Colab only:"   # how every version of the cell begins
+_FIRST_LINE = f"{_MARK} install the course's package, the release these chapters were written with."
 
-FIRST_CELL = f'''{_FIRST_LINE} Anywhere else this cell does
-# nothing: set up with `make lab` or the README's commands. On Colab the data downloads on first use.
+FIRST_CELL = f'''{_FIRST_LINE}
+# Anywhere else this cell does nothing: set up with `make lab` or the README's commands. On Colab
+# the data downloads on first use.
 import sys
 
 if "google.colab" in sys.modules:
@@ -40,23 +51,41 @@ if "google.colab" in sys.modules:
     import subprocess
     from importlib.metadata import version
 
-    REPOSITORY = "{REPOSITORY}"
-    # Require exactly the torch and torchvision Colab has, so that its CUDA builds are never replaced.
+    # Exactly the torch and torchvision Colab has, so that its CUDA builds are never replaced; the
+    # book's package without its exact pins, which would downgrade numpy.
     keep = [f"{{name}}=={{version(name)}}" for name in ("torch", "torchvision")]
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    f"d2lnets @ git+{{REPOSITORY}}@{BRANCH}", *keep], check=True)
-    # The book's package, for comparisons: without its exact pins, which would downgrade numpy.
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "{BOOK}"], check=True)
-    importlib.invalidate_caches()'''
+    for args in (["{RELEASE}", *keep], ["--no-deps", "{BOOK}"]):
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", *args], capture_output=True, text=True)
+        if pip.returncode != 0:
+            print(pip.stdout, pip.stderr, sep="\\n")
+            raise RuntimeError(f"pip could not install {{' '.join(args)}}: its output above says why")
+    importlib.invalidate_caches()
+    print("installed {RELEASE} and {BOOK}, keeping", *keep)'''
+
+
+def _slug() -> str:
+    prefix = "https://github.com/"
+    if not REPOSITORY.startswith(prefix):
+        raise ValueError(f"Colab and GitHub Pages need a GitHub repository; REPOSITORY is {REPOSITORY!r}")
+    return REPOSITORY[len(prefix):].rstrip("/")
 
 
 def colab_url(notebook: str | Path) -> str:
-    """The address that opens ``chapters/NAME.ipynb`` of :data:`REPOSITORY` in Colab."""
-    prefix = "https://github.com/"
-    if not REPOSITORY.startswith(prefix):
-        raise ValueError(f"Colab opens notebooks from GitHub; REPOSITORY is {REPOSITORY!r}")
-    slug = REPOSITORY[len(prefix):].rstrip("/")
-    return f"https://colab.research.google.com/github/{slug}/blob/{BRANCH}/chapters/{Path(notebook).name}"
+    """The address that opens ``chapters/NAME.ipynb`` in Colab, as it is at the release's tag
+    (:data:`TAG`): the chapter whose first cell installs that same release."""
+    return f"https://colab.research.google.com/github/{_slug()}/blob/{TAG}/chapters/{Path(notebook).name}"
+
+
+def website() -> str:
+    """The course website's address: GitHub Pages of :data:`REPOSITORY` (.github/workflows/docs.yml)."""
+    owner, name = _slug().split("/")
+    return f"https://{owner}.github.io/{name}/"
+
+
+def project_urls() -> dict[str, str]:
+    """``pyproject.toml``'s ``[project.urls]``, made from :data:`REPOSITORY`."""
+    return {"Source": REPOSITORY, "Documentation": website(),
+            "Changelog": f"{REPOSITORY}/blob/{BRANCH}/CHANGELOG.md"}
 
 
 def readme_links(folder: str | Path = "chapters") -> list[str]:
@@ -64,9 +93,10 @@ def readme_links(folder: str | Path = "chapters") -> list[str]:
     return [f"| `{p.stem}` | [Open in Colab]({colab_url(p)}) |" for p in sorted(Path(folder).glob("*.ipynb"))]
 
 
-def _is_first_cell(cell) -> bool:
+def is_first_cell(cell) -> bool:
+    """True for Colab's cell (any version of it: by its id, or by its first words)."""
     return cell.get("cell_type") == "code" and (
-        cell.get("id") == CELL_ID or "".join(cell.get("source", "")).startswith(_FIRST_LINE))
+        cell.get("id") == CELL_ID or "".join(cell.get("source", "")).startswith(_MARK))
 
 
 def write_first_cell(path: str | Path) -> bool:
@@ -81,7 +111,7 @@ def write_first_cell(path: str | Path) -> bool:
     original = path.read_text(encoding="utf-8")
     nb = nbformat.reads(original, as_version=4)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    ours = [i for i in code if _is_first_cell(nb.cells[i])]
+    ours = [i for i in code if is_first_cell(nb.cells[i])]
     for i in reversed(ours[1:]):              # never more than one
         del nb.cells[i]
     if ours:
@@ -116,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-first-cells", metavar="FOLDER",
                         help="insert or update the Colab cell in every notebook of FOLDER")
     parser.add_argument("--readme-links", action="store_true", help="print the README's rows of Colab links")
+    parser.add_argument("--project-urls", action="store_true", help="print pyproject.toml's [project.urls]")
     parser.add_argument("--print-cell", action="store_true", help="print the first cell's source")
     args = parser.parse_args(argv)
     if args.write_first_cells:
@@ -123,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(changed)} notebook(s) changed" + "".join(f"\n  {p}" for p in changed))
     if args.readme_links:
         print("\n".join(readme_links()))
+    if args.project_urls:
+        print("[project.urls]\n" + "".join(f'{key} = "{url}"\n' for key, url in project_urls().items()), end="")
     if args.print_cell:
         print(FIRST_CELL)
-    if not (args.write_first_cells or args.readme_links or args.print_cell):
+    if not (args.write_first_cells or args.readme_links or args.project_urls or args.print_cell):
         parser.print_help()
     return 0
 

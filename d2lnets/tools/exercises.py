@@ -9,7 +9,8 @@ chapter can be read without retraining.
 A learner's copy is never overwritten, truncated or moved:
 
 - a copy is written only where none exists;
-- each copy records the chapter version it was made from (a hash of the chapter's cell sources);
+- each copy records the chapter version it was made from (a hash of the chapter's cell sources,
+  all but the Colab cell, which names the release: a new release alone changes no chapter);
   when the chapter has changed since, the new version is written *beside* it as
   ``NN_name.updated.ipynb`` (or, if that exists too, ``NN_name.updated-DATE.ipynb``);
 - ``--reset NN`` starts a chapter again: it first moves the old copy to ``exercises/backups/``
@@ -33,7 +34,8 @@ from pathlib import Path
 
 import nbformat
 
-from ..core.paths import atomic_write_text
+from ..core.paths import atomic_write_text, chapters_dir
+from .colab import is_first_cell
 
 __all__ = ["BEGIN", "END", "STUB", "UnreadableNotebook", "backup_dir", "chapter_notebooks", "jupyter_checkpoint",
            "learner_notebook", "read_notebook", "reset", "source_hash", "strip_solutions", "sync"]
@@ -83,9 +85,12 @@ def strip_solutions(source: str, stub: str = STUB) -> str:
 
 
 def source_hash(nb) -> str:
-    """A hash of a chapter's cells (type and source, not outputs): which version a copy came from."""
+    """A hash of a chapter's cells (type and source, not outputs): which version a copy came from.
+    Colab's first cell is left out: it names the release to install, which changes with every release."""
     h = hashlib.sha256()
     for cell in nb["cells"]:
+        if is_first_cell(cell):
+            continue
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         h.update(cell["cell_type"].encode() + b"\0" + source.encode() + b"\0")
     return h.hexdigest()[:16]
@@ -206,13 +211,14 @@ def _check_folders(src: Path, dest: Path) -> None:
                          "exercises")
 
 
-def sync(src: str | Path = "chapters", dest: str | Path = "exercises") -> list[Message]:
-    """Write a learner copy of every chapter in ``src`` that has none in ``dest``; never overwrite.
+def sync(src: str | Path | None = None, dest: str | Path = "exercises") -> list[Message]:
+    """Write a learner copy of every chapter in ``src`` (default: :func:`~d2lnets.core.paths.chapters_dir`)
+    that has none in ``dest``; never overwrite.
 
     A copy made from an older version of its chapter stays as it is; the new version goes beside
     it (``NN_name.updated.ipynb``, or a dated name if that exists from an earlier update).
     """
-    src, dest = Path(src), Path(dest)
+    src, dest = Path(src or chapters_dir()), Path(dest)
     _check_folders(src, dest)
     dest.mkdir(parents=True, exist_ok=True)
     now, messages = dt.datetime.now(), []
@@ -260,10 +266,10 @@ def backup_dir(dest: str | Path) -> Path:
     return Path(dest) / "backups"
 
 
-def reset(chapter: str, src: str | Path = "chapters", dest: str | Path = "exercises") -> tuple[Path | None, Path]:
+def reset(chapter: str, src: str | Path | None = None, dest: str | Path = "exercises") -> tuple[Path | None, Path]:
     """Start ``chapter`` (``02``, ``02_alexnet`` or its file name) again: move the learner's copy to
     ``dest/backups/NN_name.TIMESTAMP.ipynb``, then write a fresh copy. Returns (backup, fresh copy)."""
-    src, dest = Path(src), Path(dest)
+    src, dest = Path(src or chapters_dir()), Path(dest)
     _check_folders(src, dest)
     key = Path(chapter).name.removesuffix(".ipynb")
     matches = [p for p in chapter_notebooks(src) if p.stem == key or p.stem.split("_")[0] == key]
@@ -291,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="d2lnets exercises",
         description="Write learner copies of the chapters where none exists (never overwrites one).")
-    parser.add_argument("src", nargs="?", default="chapters", help="the chapters (default: chapters)")
+    parser.add_argument("src", nargs="?", default=None,
+                        help="the chapters (default: the course's chapters/, else those installed with d2lnets)")
     parser.add_argument("dest", nargs="?", default="exercises", help="the learner copies (default: exercises)")
     parser.add_argument("--reset", metavar="CHAPTER",
                         help="start CHAPTER (e.g. 02) again: back up your copy, then write a fresh one")

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.paths import atomic_write_text, repo_root
+from ..core.paths import PACKAGED_CHAPTERS, atomic_write_text, chapters_dir, repo_root
 from ..train.records import describe_report
 from .exercises import UnreadableNotebook, read_notebook
 from .interrupt import Interrupted, noting_sigint, one_line
@@ -190,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=None, help="write a RESULTS.md table here")
     args = parser.parse_args(argv)
     root = repo_root()
-    notebooks = args.notebooks or sorted((root / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks
+    if not notebooks:
+        folder = chapters_dir()
+        if folder.resolve() == PACKAGED_CHAPTERS.resolve():
+            parser.error("it re-runs a checkout's chapters in place: run it in a checkout of the course")
+        notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     # Records accumulate across invocations, one chapter's replacing its earlier ones, so chapters
     # can be re-run one at a time and RESULTS.md still covers them all. A run records into a file of
     # its own; only when it succeeds do its records replace the chapter's earlier ones.
