@@ -103,3 +103,11 @@ def test_progress_shows_what_is_solved_and_since_when(copies, capsys):
 def test_progress_without_copies_says_what_to_do(tmp_path, capsys):
     assert progress_main([str(tmp_path / "exercises")]) == 2
     assert "make exercises" in capsys.readouterr().err
+
+
+def test_progress_says_a_broken_copy_and_shows_the_others(copies, capsys):
+    _check(copies)
+    (copies / "02_alexnet.ipynb").write_text('{"cells": [')  # cut short, as by a crash while saving
+    assert progress_main([str(copies)]) == 0
+    out = capsys.readouterr().out
+    assert "02_alexnet.ipynb cannot be read" in out and "01_lenet  1 of 2 solved" in out

@@ -28,8 +28,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from ..checks import hints
 from . import progress
 from .exercises import UnreadableNotebook, chapter_notebooks, read_notebook
@@ -279,7 +277,11 @@ def progress_main(argv: list[str] | None = None) -> int:
     print(f"Your progress ({folder / progress.RECORD}):" if record else
           f"Nothing solved yet: `make check` records in {folder / progress.RECORD} when you first solve each exercise.")
     for path in chapter_notebooks(folder):
-        nb = nbformat.read(path, as_version=4)
+        try:
+            nb = read_notebook(path)
+        except UnreadableNotebook as e:  # said, and the other chapters shown
+            print(e)
+            continue
         mine = record.get(nb.metadata.get("d2lnets", {}).get("chapter") or path.stem, {})
         exercises = exercises_of(nb)[1]
         done = [ex for ex in exercises if ex.number in mine]
