@@ -13,7 +13,7 @@ LAB_OPTS ?=
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 SPHINX := $(BIN)/python -m sphinx -W --keep-going -c docs
 
-.PHONY: setup venv lab test unit notebooks exercises check reset hint progress results bench docs test-docs dist clean
+.PHONY: setup venv lab test unit test-compile notebooks exercises check reset hint progress results bench docs test-docs dist clean
 
 # The environment (once), then the steps beyond pip (every time: they are quick when done):
 # Fashion-MNIST present, JupyterLab's course settings. Without the data it stops here, once.
@@ -109,6 +109,11 @@ test: setup $(DOCS_STAMP)
 
 unit: setup
 	$(BIN)/python -m pytest tests -q
+
+# torch.compile on every factory of d2l.models (fullgraph, aot_eager, no graph break): slower than
+# `make test`, which compiles the five chapters' networks (about 12 minutes on 2 busy cores).
+test-compile: setup
+	D2LNETS_TEST_COMPILE_ALL=1 $(BIN)/python -m pytest tests/test_compile.py -q -ra
 
 notebooks: setup
 	D2LNETS_PROFILE=smoke $(BIN)/python -m pytest chapters $(PYTEST_NB) -q
