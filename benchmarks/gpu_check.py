@@ -8,7 +8,8 @@ In order, each part saying when it finishes and how long it took:
    ``gpu-check/site`` (never into the machine's Python), else from a package index if one answers;
    Fashion-MNIST is found in ``data/``, ``$D2LNETS_DATA`` or ``--data PATH`` (``make gpu-carry`` copies
    the four ``.gz`` files into ``data/``);
-2. **the CUDA tests** (``pytest -k cuda``: ``tests/test_cuda.py`` and the other tests that need CUDA);
+2. **the CUDA tests**: the test files that hold tests needing CUDA (:data:`CUDA_TESTS`: ``tests/test_cuda.py``
+   and two with CUDA cases; named, since the other test files import what a bare machine lacks);
 3. **the bench's GPU rows** (``benchmarks/run.py --parts models,end_to_end``, written to
    ``benchmarks/results/cuda-<card>.json``);
 4. **chapters 1 to 6 in the ``full`` profile**, one at a time, each in a fresh process without
@@ -46,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("01_lenet", "02_alexnet", "03_vgg", "04_resnet", "05_densenet", "06_comparison")
 PARTS = ("set-up", "CUDA tests", "bench", *CHAPTERS)
+# every test file with a test that needs CUDA (tests/test_gpu_check.py finds any left out)
+CUDA_TESTS = ("tests/test_cuda.py", "tests/test_augment.py", "tests/test_alexnet_towers.py")
 COURSE_LIMIT = 20 * 60  # seconds: the full course, chapters 1-6, on one GPU
 # module -> (the distribution that provides it, what needs it)
 NEEDED = {"numpy": ("numpy", "everything (d2lnets)"), "matplotlib": ("matplotlib", "everything (d2lnets)"),
@@ -215,8 +218,7 @@ class Check:
     def cuda_tests(self):
         if self.skip_tests:
             return "skipped", "no pytest here"
-        code, last = self.run([self.python, "-m", "pytest", "tests", "-k", "cuda", "-q", "-rs", "-p",
-                               "no:cacheprovider"])
+        code, last = self.run([self.python, "-m", "pytest", *CUDA_TESTS, "-q", "-rs", "-p", "no:cacheprovider"])
         return ("done" if code == 0 else "failed"), last
 
     def bench_path(self) -> Path:
@@ -311,8 +313,8 @@ class Check:
         return [""] + out if out else []
 
 
-def prepare(wheels: list[str]) -> int:
-    """Here, before a lent GPU: Fashion-MNIST's files into data/, wheels for Python 3.12 into gpu-wheels/."""
+def prepare(wheels: list[str], python_version: str = "3.12") -> int:
+    """Here, before a lent GPU: Fashion-MNIST's files into data/, wheels for its Python into gpu-wheels/."""
     import d2lnets as d2l
 
     files = d2l.data.locate(d2l.data.FASHION_MNIST, download=False)
@@ -326,7 +328,7 @@ def prepare(wheels: list[str]) -> int:
     for name in wheels:
         deps = ["--no-deps"] if name == "scikit-learn" else []
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version",
-                        "3.12", *platforms, *deps, "-d", str(folder), name], check=True)
+                        python_version, *platforms, *deps, "-d", str(folder), name], check=True)
     sizes = {p: sum(f.stat().st_size for f in (ROOT / p).rglob("*") if f.is_file()) for p in ("data", "gpu-wheels")}
     for p, n in sizes.items():
         print(f"{p}/: {n / 2**20:.1f} MiB")
@@ -347,9 +349,10 @@ def main(argv: list[str] | None = None) -> int:
                         "checkout's; in a rehearsal gpu-check/RESULTS.md, a copy)")
     parser.add_argument("--prepare", action="store_true", help="here: copy the data and fetch wheels to carry")
     parser.add_argument("--wheels", nargs="*", default=list(WHEELS), help="with --prepare: what to fetch")
+    parser.add_argument("--python-version", default="3.12", help="with --prepare: the GPU machine's Python")
     args = parser.parse_args(argv)
     if args.prepare:
-        return prepare(args.wheels)
+        return prepare(args.wheels, args.python_version)
     check = Check(args.out, args.rehearsal, args.budget, sys.executable)
     what = "gpu check" + (" REHEARSAL (cpu, smoke)" if args.rehearsal else "")
     check.say(f"{what}: {ROOT}, Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

@@ -47,7 +47,7 @@ def check(monkeypatch, tmp_path):
 def test_every_part_runs_once_over_several_calls(check):
     assert check.main() == 0
     ran = " | ".join(check.commands)
-    assert "pytest tests -k cuda" in ran and "benchmarks/run.py --parts models,end_to_end" in ran
+    assert "pytest tests/test_cuda.py" in ran and "benchmarks/run.py --parts models,end_to_end" in ran
     assert all(f"chapters/{c}.ipynb" in ran for c in check.module.CHAPTERS)
     assert check.main() == 0 and check.commands == []  # all done: nothing runs again
     section = (check.out / "RESULTS.md").read_text()
@@ -79,3 +79,14 @@ def test_the_full_course_over_20_minutes_fails(check):
     assert "`full` course, chapters 1-6: 1500 s of chapter wall time (6 of 6 chapters run), OVER the limit" in text
     assert "more than 1200 s" in (check.out / "log.txt").read_text()
     assert check.main() == 0  # a rehearsal (the smoke profile on a CPU) says so, and does not fail on it
+
+
+def test_every_test_that_needs_cuda_is_in_the_files_the_check_runs(check):
+    """A test file with a case that needs CUDA (a skip or a parameter that depends on it) is named in
+    CUDA_TESTS, or the GPU check would never run it."""
+    root = BENCH.parent
+    needs = {f"tests/{p.name}" for p in (root / "tests").glob("test_*.py") if p.name != Path(__file__).name
+             and any(marker in p.read_text() for marker in ("skipif(not torch.cuda.is_available()", "needs CUDA",
+                                                             "if torch.cuda.is_available() else []",
+                                                             "torch.cuda.device_count() <"))}
+    assert "tests/test_cuda.py" in needs and needs <= set(check.module.CUDA_TESTS), needs
