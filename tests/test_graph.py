@@ -165,3 +165,6 @@ def test_when_a_run_is_captured():
     assert "compiled" in graph.why_not_captured(_fake_run(net=net, model=torch.nn.Sequential(net)), "auto")
     assert "Adam" in graph.why_not_captured(_fake_run(optimizer=torch.optim.Adam(net.parameters())), "auto")
     assert "processes" in graph.why_not_captured(_fake_run(group=object()), "auto")
+
+    with pytest.raises(ValueError, match="capture must be 'auto', True or False, got 'always'"):
+        graph.why_not_captured(_fake_run(), "always")

@@ -38,7 +38,10 @@ WARM_UP = 3  # eager steps before the capture
 
 
 def why_not_captured(run, capture: bool | str) -> str | None:
-    """Why ``run``'s steps are not replayed from a CUDA graph, in a few words (None: they are)."""
+    """Why ``run``'s steps are not replayed from a CUDA graph, in a few words (None: they are).
+    ``capture``: ``"auto"`` (or True) where it can, False never."""
+    if capture not in (True, False, "auto"):
+        raise ValueError(f"capture must be 'auto', True or False, got {capture!r}")
     optimizer = run.optimizer
     reasons = [
         (capture is False, "capture=False"),
