@@ -13,8 +13,8 @@ LAB_OPTS ?=
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 SPHINX := $(BIN)/python -m sphinx -W --keep-going -c docs
 
-.PHONY: setup venv lab test unit notebooks exercises check reset hint progress results bench docs test-docs dist \
-        test-release clean
+.PHONY: setup venv lab test unit test-compile gpu-check gpu-carry notebooks exercises check reset hint progress \
+        results bench docs test-docs dist test-release clean
 
 # The environment (once), then the steps beyond pip (every time: they are quick when done):
 # Fashion-MNIST present, JupyterLab's course settings. Without the data it stops here, once.
@@ -111,6 +111,11 @@ test: setup $(DOCS_STAMP)
 unit: setup
 	$(BIN)/python -m pytest tests -q
 
+# torch.compile on every factory of d2l.models (fullgraph, aot_eager, no graph break): slower than
+# `make test`, which compiles the five chapters' networks (about 12 minutes on 2 busy cores).
+test-compile: setup
+	D2LNETS_TEST_COMPILE_ALL=1 $(BIN)/python -m pytest tests/test_compile.py -q -ra
+
 notebooks: setup
 	D2LNETS_PROFILE=smoke $(BIN)/python -m pytest chapters $(PYTEST_NB) -q
 
@@ -121,6 +126,17 @@ results: setup
 # Training and data-loading speed against the book's code, all measured in one run (~10 min on 2 cores).
 bench: setup
 	$(BIN)/d2lnets bench
+
+# On a GPU: the CUDA tests, the bench's GPU rows, chapters 1-6 in the full profile, RESULTS.md's GPU
+# section; resumable over several calls (benchmarks/gpu_check.py). GPU_CHECK_REHEARSAL=1 rehearses it on the CPU.
+gpu-check:
+	bash benchmarks/gpu_check.sh $(GPU_CHECK_OPTS)
+
+# Before a lent GPU machine (no network): Fashion-MNIST's files into data/ and wheels for its Python 3.12
+# into gpu-wheels/ (`GPU_WHEELS="pytest scikit-learn matplotlib"`), within the 64 MiB a call carries.
+GPU_WHEELS ?= pytest scikit-learn
+gpu-carry: setup
+	$(BIN)/python benchmarks/gpu_check.py --prepare --wheels $(GPU_WHEELS)
 
 # The course website, from the committed chapters (never re-run), offline, warnings as errors:
 # docs/_build/html/index.html. tests/test_docs.py builds it again in a temporary folder.

@@ -1,9 +1,11 @@
-"""What every benchmark shares: the clock around training steps, the book's code run quietly,
-batches of Fashion-MNIST, FLOP counts and memory readings."""
+"""What every benchmark shares: the clocks around training steps (host timestamps on the CPU, CUDA
+events on a GPU), the book's code run quietly, batches of Fashion-MNIST, FLOP counts, memory
+readings, torch's global flags and the synchronisations a loop makes."""
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import resource
 import statistics
 import time
@@ -22,6 +24,83 @@ BATCHES = 5  # per epoch; the book's loop needs at least 5 (it plots every num_b
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+class EventClock:
+    """Batches that time every pass over them from batch ``warm_up`` to the end: with CUDA events
+    on a GPU (recorded in the stream, so they time what the GPU does, without waiting for it), with
+    the host's clock elsewhere. The untimed first batches hold the warm-up (cuDNN's autotuning, the
+    capture of a CUDA graph)."""
+
+    def __init__(self, batches: list, device: torch.device, warm_up: int) -> None:
+        if len(batches) <= warm_up:
+            raise ValueError(f"need more than {warm_up} batches, got {len(batches)}")
+        self.batches, self.device, self.warm_up, self.marks = batches, device, warm_up, []
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def _mark(self):
+        if self.device.type != "cuda":
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def __iter__(self):
+        start = None
+        for i, batch in enumerate(self.batches):
+            if i == self.warm_up:
+                start = self._mark()
+            yield batch
+        self.marks.append((start, self._mark()))
+
+    def seconds(self) -> list[float]:
+        """Each pass's timed part, in seconds (waits for the GPU once)."""
+        if self.device.type != "cuda":
+            return [end - start for start, end in self.marks]
+        torch.cuda.synchronize(self.device)
+        return [start.elapsed_time(end) / 1000 for start, end in self.marks]
+
+    def examples_per_sec(self, batch_size: int) -> float:
+        """The median pass's timed steps, in examples per second."""
+        return (len(self.batches) - self.warm_up) * batch_size / statistics.median(self.seconds())
+
+
+def global_flags() -> dict:
+    """torch's global arithmetic flags that a training loop may set (TF32, cuDNN, determinism)."""
+    cudnn = torch.backends.cudnn
+    return {"matmul_precision": torch.get_float32_matmul_precision(), "cudnn_tf32": cudnn.allow_tf32,
+            "cudnn_benchmark": cudnn.benchmark, "cudnn_deterministic": cudnn.deterministic,
+            "deterministic": torch.are_deterministic_algorithms_enabled()}
+
+
+def set_global_flags(flags: dict) -> None:
+    torch.set_float32_matmul_precision(flags["matmul_precision"])
+    torch.backends.cudnn.allow_tf32 = flags["cudnn_tf32"]
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
+    torch.use_deterministic_algorithms(flags["deterministic"])
+
+
+def count_syncs(device: torch.device, run) -> int:
+    """How many times ``run()`` makes the host wait for the GPU (torch's sync debug mode warns at
+    each); off CUDA 0, without running it (nothing waits there)."""
+    if device.type != "cuda":
+        return 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+def geometric_mean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 class StepClock:

@@ -263,3 +263,45 @@ def test_sample_photos_from_the_installed_package(tmp_path, monkeypatch):
         augment.sample_photos(source="skimage")
     with pytest.raises(ValueError, match="source must be"):
         augment.sample_photos(source="pillow")
+
+
+def test_a_seed_gives_the_same_augmentation_the_cpus_way_and_the_accelerators_way(monkeypatch):
+    """The accelerators' path (all windows in one gather, draws copied to the batch's device) gives
+    the CPU's path's batch bit for bit, for the same seed: crops, flips and lighting."""
+    X = torch.rand(16, 3, 12, 12, generator=_gen(20))
+    eig = pca_components(X)
+    by_slices = Augment(crop=12, padding=3, lighting=eig, seed=4)(X)
+    monkeypatch.setattr(augment, "CROP_BY_SLICES", set())
+    assert torch.equal(Augment(crop=12, padding=3, lighting=eig, seed=4)(X), by_slices)
+
+
+def test_a_seed_draws_the_same_numbers_on_another_device_type(monkeypatch):
+    """On the meta device (values unknown, shapes only) an Augment draws what it draws for a CPU
+    batch: the same crop offsets, and its generator as far along after each call."""
+    offsets = {}
+
+    def spy(X, top, left, h, w, padding, _real=augment._crop):
+        offsets.setdefault(X.device.type, []).append((top.clone(), left.clone()))
+        return _real(X, top, left, h, w, padding)
+
+    monkeypatch.setattr(augment, "_crop", spy)
+    X = torch.rand(8, 3, 10, 10, generator=_gen(21))
+    eig = pca_components(X)
+    on_cpu, on_meta = (Augment(crop=8, padding=2, lighting=eig, seed=5) for _ in range(2))
+    for _ in range(3):
+        out = on_meta(X.to("meta"))
+        assert out.device.type == "meta" and out.shape == (8, 3, 8, 8)
+        on_cpu(X)
+        assert torch.equal(on_cpu.generator.get_state(), on_meta.generator.get_state())
+    assert len(offsets["cpu"]) == len(offsets["meta"]) == 3
+    for (top, left), (top_m, left_m) in zip(offsets["cpu"], offsets["meta"]):
+        assert torch.equal(top, top_m) and torch.equal(left, left_m)
+
+
+def test_the_lightings_eigenvectors_are_copied_to_a_device_once():
+    X = torch.rand(4, 3, 6, 6, generator=_gen(22))
+    a = Augment(flip=False, lighting=pca_components(X))
+    first = a(X)
+    kept = a.on_device[(X.device, X.dtype)]
+    a.reset()
+    assert torch.equal(a(X), first) and a.on_device[(X.device, X.dtype)] is kept

@@ -13,7 +13,8 @@ import d2lnets as d2l
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 BENCH = Path(__file__).parent.parent / "benchmarks"
-MODULES = ("timing", "matmul_peak", "training", "loaders", "batch_sweep", "accuracy", "compile_speed", "run")
+MODULES = ("timing", "matmul_peak", "training", "loaders", "batch_sweep", "accuracy", "compile_speed", "book",
+           "gpu_training", "report", "run")
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,94 @@ def test_the_table(bench):
     assert "| 224 px + crop, flip, PCA lighting | 9000 | — | — |" in table
     assert "| LeNet (modern) | 28 | 256 | 20000.0 | 12000.0 | 0.60× | 35 |" in table
     assert "| LeNet (modern) (28 px, 60000 train / 10000 test examples) | 3 | 0.876 | 0.878 |" in table
+
+
+def test_the_books_loop_written_out_computes_what_the_books_computes(bench):
+    """benchmarks/book.py's train_ch6 (for GPU machines without d2l) gives the book's weights exactly."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import book
+    finally:
+        sys.path.remove(str(BENCH))
+    g = torch.Generator().manual_seed(3)
+    batches = [(torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,), generator=g)) for _ in range(5)]
+    nets = []
+    for train in (book.train_ch6, bench.timing.book_train_ch6):
+        d2l.set_seed(0)
+        net = d2l.models.lenet(variant="classic")
+        train(net, batches, batches[:2], 2, 0.1, torch.device("cpu"))
+        nets.append(net)
+    for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
+        assert torch.equal(a, b)
+    from d2l import torch as d2l_book
+
+    assert book.evaluate_accuracy_gpu(nets[0], batches) == d2l_book.evaluate_accuracy_gpu(nets[1], batches)
+
+
+def test_the_event_clock_times_each_pass_after_its_warm_up(bench):
+    clock = bench.timing.EventClock([(0,)] * 6, torch.device("cpu"), warm_up=2)
+    assert len(list(clock)) == 6 and len(clock.marks) == 1
+    clock.marks = [(10.0, 12.0), (20.0, 21.0), (30.0, 34.0)]  # 4 timed steps a pass
+    assert clock.seconds() == [2.0, 1.0, 4.0]
+    assert clock.examples_per_sec(8) == 4 * 8 / 2.0  # the median pass
+    with pytest.raises(ValueError, match="need more than 6 batches"):
+        bench.timing.EventClock([(0,)] * 6, torch.device("cpu"), warm_up=6)
+
+
+def test_the_cards_stated_peaks(bench):
+    peak = bench.gpu_training.card_peak
+    assert peak("NVIDIA H100 80GB HBM3") == peak("NVIDIA H200") == 989.4
+    assert peak("NVIDIA H100 PCIe") == 756.5 and peak("NVIDIA H100 NVL") == 835.5
+    assert peak("NVIDIA A100-SXM4-80GB") == 312.0 and peak("NVIDIA A10") == 125.0
+    assert peak("NVIDIA L40S") == 362.1 and peak("NVIDIA L4") == 121.0
+    assert peak("NVIDIA GeForce RTX 3060") is None
+
+
+def test_the_gpu_rows_are_the_full_profiles_main_runs_at_their_batch_sizes(bench):
+    rows = bench.gpu_training.gpu_rows(rehearsal=False)
+    assert [(r["chapter"], r["size"], r["batch_size"]) for r in rows] == [
+        ("01_lenet", 28, 256), ("02_alexnet", 224, 128), ("03_vgg", 224, 128), ("04_resnet", 96, 256),
+        ("05_densenet", 96, 256)]
+    assert all(r["recipe"].profile == "full" for r in rows)
+
+
+def test_a_gpu_row_times_both_precisions_and_the_book_and_restores_the_flags(bench):
+    spec = {"recipe": d2l.recipe("01_lenet", profile="full"), "size": 28, "batch_size": 4}
+    defaults = bench.timing.global_flags()
+    m = bench.gpu_training.measure_row(spec, torch.device("cpu"), warm_up=2, timed=3, rounds=2, defaults=defaults)
+    assert set(m["rates"]) == {"ours", "other", "book"} and all(r > 0 for r in m["rates"].values())
+    assert m["precisions"] == {"ours": "fp32", "other": "bf16"}
+    assert m["settings"]["ours"].startswith("fp32") and m["settings"]["other"].startswith("bfloat16")
+    assert bench.timing.global_flags() == defaults
+
+
+def _gpu_result():
+    row = {"chapter": "02_alexnet", "model": "AlexNet (book)", "size": 224, "batch_size": 128, "precision": "bf16",
+           "settings": "bfloat16 autocast, channels_last, TF32, fused SGD, CUDA graph", "ours": 44000.0,
+           "book": 9000.0, "speedup": 44000 / 9000, "other_precision": "fp32", "other": 30000.0,
+           "faster_precision": "bf16", "gflop_per_example": 5.6, "tflops": 246.4, "share_of_card_peak": 0.249,
+           "share_of_measured_peak": 0.31, "syncs_per_step": 0.08, "book_syncs_per_step": 2.0, "timed_steps": 100,
+           "rounds": 3}
+    return {"device": "cuda", "machine": "NVIDIA H100 80GB HBM3", "torch": "2.x", "peaks_gflops": {"bf16": 790000.0},
+            "method": "gpu", "card_peak_tflops": 989.4, "models": [row, {**row, "model": "LeNet", "speedup": 2.0}],
+            "end_to_end": {"model": "AlexNet (book)", "size": 224, "batch_size": 128, "examples": 60000,
+                           "ours": 30000.0, "ours_seconds": 2.0, "book": 6000.0, "book_seconds": 10.0, "speedup": 5.0}}
+
+
+def test_the_gpu_table(bench):
+    r = _gpu_result()
+    assert bench.report.problems(r) == []
+    table = bench.report.format_table(r)
+    assert ("| AlexNet (book) | 224 | 128 | bf16 | 44000 | 30000 (fp32) | 9000 | 4.89× | 246.4 | 25% | 31% "
+            "| 0.08 | 2.00 |") in table
+    assert "Geometric mean over the rows: 3.13× the book's loop (lowest 2.00×)" in table
+    assert "| AlexNet (book) 224 px, batch 128 | 60000 | 2.0 (30000) | 10.0 (6000) | 5.00× |" in table
+    assert "989 TFLOP/s" in table and "3 interleaved rounds of 100 timed steps" in table
+
+
+def test_what_is_not_a_bench_result(bench):
+    assert bench.report.problems([]) == ["expected a JSON object, found list"]
+    r = _gpu_result()
+    del r["models"]
+    assert bench.report.problems(r) == ["no 'models'"]
+    assert bench.report.problems({**_gpu_result(), "end_to_end": []}) == ["'end_to_end' should be a dict, found list"]

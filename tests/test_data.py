@@ -215,3 +215,52 @@ def test_idx_writer_round_trip(tmp_path):
     write_idx(tmp_path / "x", array)
     raw = gzip.decompress((tmp_path / "x.gz").read_bytes())
     assert torch.equal(data_mod._parse_idx(raw, tmp_path / "x", 3), torch.from_numpy(array))
+
+
+def test_a_loader_rebatched_gives_the_same_examples(small_loaders):
+    _, test_iter = small_loaders
+    big = test_iter.batched(1024)
+    assert big.batch_size == 1024 and test_iter.batch_size != 1024
+    assert test_iter.batched(test_iter.batch_size) is test_iter
+    X_small = torch.cat([X for X, _ in test_iter])
+    (X_big, y_big), = list(big)
+    assert torch.equal(X_small, X_big) and torch.equal(torch.cat([y for _, y in test_iter]), y_big)
+    with pytest.raises(ValueError, match="batch_size"):
+        test_iter.batched(0)
+
+
+def test_evaluation_batches_are_large_on_an_accelerator_only(small_loaders):
+    from d2lnets.core.batches import EVAL_BATCH, evaluation_batches
+
+    _, test_iter = small_loaders
+    assert evaluation_batches(test_iter, torch.device("cpu")) is test_iter
+    assert evaluation_batches(test_iter, torch.device("meta")).batch_size == EVAL_BATCH == 1024
+    as_list = list(test_iter)
+    assert evaluation_batches(as_list, torch.device("meta")) is as_list  # any other loader as given
+
+
+def test_normalisation_copies_its_mean_and_std_to_a_device_once():
+    from d2lnets.core.state import constant
+    from d2lnets.data.loader import normalize
+
+    X = torch.rand(4, 3, 5, 5)
+    mean, std = (0.1, 0.2, 0.3), (0.5, 0.6, 0.7)
+    expected = (X - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    assert torch.equal(normalize(X, mean, std), expected)
+    made = constant.cache_info().misses
+    for _ in range(3):
+        normalize(X, mean, std)
+    assert constant.cache_info().misses == made  # the same two tensors, reused
+    loader = d2l.FashionMNISTLoader(torch.randint(0, 256, (8, 5, 5), dtype=torch.uint8), torch.arange(8) % 10, 4,
+                                    normalize=True)
+    X1, _ = next(iter(loader))  # the loader's own statistics, through the same function
+    assert torch.equal(X1, normalize(loader.images[:4, None].float() / 255, (0.2860,), (0.3530,)))
+
+
+def test_to_device_copies_from_the_host_without_waiting():
+    from d2lnets.core.state import to_device
+
+    t = torch.arange(5)
+    assert to_device(t, "cpu") is t
+    on_meta = to_device(t, "meta")
+    assert on_meta.device.type == "meta" and on_meta.shape == t.shape

@@ -103,14 +103,32 @@ class Syncs(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-@pytest.mark.parametrize("steps", [20, 200])
-def test_in_the_accelerators_policy_an_epoch_reads_the_device_rarely(steps, monkeypatch):
-    """c + ceil(N/50) reads in an epoch of N steps (c: the epoch's results, points, evaluation and
-    weights check; the first batch's checks)."""
-    monkeypatch.setitem(READ_EVERY, "cpu", 50)
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 10))
+def _data(kind: str, steps: int):
+    """(network, train_iter, test_iter) for ``steps`` batches of 4: a list of batches, an in-memory
+    loader with augmentation (random crop, flip, PCA lighting) and normalisation, or that loader
+    seen as ImageNet batches (``compare.ImageNetBatches``: 3 channels, resized, normalised)."""
     g = torch.Generator().manual_seed(0)
-    batches = [(torch.rand(4, 1, 4, 4, generator=g), torch.randint(0, 10, (4,), generator=g)) for _ in range(steps)]
+    if kind == "list":
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 10))
+        batches = [(torch.rand(4, 1, 4, 4, generator=g), torch.randint(0, 10, (4,), generator=g))
+                   for _ in range(steps)]
+        return net, batches, batches[:2]
+    images = torch.randint(0, 256, (4 * steps, 6, 6), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (4 * steps,), generator=g)
+    lighting = d2l.augment.pca_components(images[:, None].float() / 255)
+    augment = d2l.augment.Augment(crop=6, padding=1, flip=True, lighting=lighting)
+    train_iter = d2l.FashionMNISTLoader(images, labels, 4, shuffle=True, augment=augment, normalize=True)
+    test_iter = d2l.FashionMNISTLoader(images[:8], labels[:8], 4, normalize=True)
+    if kind == "loader":
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 10)), train_iter, test_iter
+    from d2lnets.course import compare
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 5 * 5, 10))
+    return net, compare.ImageNetBatches(train_iter, 5), compare.ImageNetBatches(test_iter, 5)
+
+
+def _reads_per_epoch(monkeypatch, net, train_iter, test_iter) -> float:
+    """Reads from the device per epoch of a 2-epoch train_ch5 run, counted both ways."""
     mode = Syncs()
     counted = {"tolist": 0, "cpu": 0, "item": 0}
     for name in counted:
@@ -126,10 +144,31 @@ def test_in_the_accelerators_policy_an_epoch_reads_the_device_rarely(steps, monk
 
         monkeypatch.setattr(torch.Tensor, name, counting)
     with mode:
-        d2l.train_ch5(net, batches, batches[:2], 2, lr=0.1, device="cpu", verbose=False, plot=False)
-    total = mode.count + sum(counted.values())
-    per_epoch = total / 2
+        d2l.train_ch5(net, train_iter, test_iter, 2, lr=0.1, device="cpu", verbose=False, plot=False)
+    print(f"dispatch {mode.count}, patched {counted}")
+    return (mode.count + sum(counted.values())) / 2
+
+
+@pytest.mark.parametrize("kind", ["list", "loader", "imagenet"])
+@pytest.mark.parametrize("steps", [20, 200])
+def test_in_the_accelerators_policy_an_epoch_reads_the_device_rarely(steps, kind, monkeypatch):
+    """c + ceil(N/50) reads in an epoch of N steps (c: the epoch's results, points, evaluation and
+    weights check; the first batch's checks), also with the in-memory loader's augmentation and
+    normalisation and the closing chapter's ImageNet batches (the accelerators' way of cropping)."""
+    monkeypatch.setitem(READ_EVERY, "cpu", 50)
+    monkeypatch.setattr(d2l.augment, "CROP_BY_SLICES", set())
+    per_epoch = _reads_per_epoch(monkeypatch, *_data(kind, steps))
     allowed = 6 + math.ceil(steps / 50)
-    print(f"{steps} steps an epoch: {per_epoch:.0f} reads an epoch (dispatch {mode.count}, patched {counted}); "
-          f"allowed {allowed}")
+    print(f"{kind}, {steps} steps an epoch: {per_epoch:.0f} reads an epoch; allowed {allowed}")
     assert per_epoch <= allowed
+
+
+@pytest.mark.parametrize("what", ["a read every step", "the CPU's way of cropping"])
+def test_the_count_catches_a_read_in_every_step(what, monkeypatch):
+    """The count above fails a loop that reads the device at every step (the CPU's own policy), and
+    an augmentation that reads its crop offsets for every batch (the CPU's way of cropping)."""
+    if what == "a read every step":
+        monkeypatch.setitem(READ_EVERY, "cpu", 1)
+    else:
+        monkeypatch.setitem(READ_EVERY, "cpu", 50)
+    assert _reads_per_epoch(monkeypatch, *_data("loader", 100)) > 6 + math.ceil(100 / 50)

@@ -1,6 +1,9 @@
 """The chapter runner's pieces: result records, RESULTS.md, scrubbing machine paths."""
 import json
+import os
 import sys
+
+import pytest
 
 import d2lnets as d2l
 from d2lnets.tools import notebooks
@@ -119,3 +122,49 @@ def test_the_appendix_without_its_data_stops_in_its_first_data_cell(tmp_path, mo
     assert error.ename == "DataNotFoundError", (error.ename, error.evalue)
     assert error.evalue.startswith(f"CIFAR-10 was not found in $D2LNETS_DATA ({tmp_path})")
     assert "cifar-10-python.tar.gz" in error.evalue
+
+
+# --- the GPU check's section of RESULTS.md, and chapters run without Jupyter -------------------------
+
+def test_make_results_keeps_the_gpu_section(tmp_path):
+    rows = [{"chapter": "09_test", "model": "TestNet", "input_size": 32, "epochs": 2, "test_acc": 0.91,
+             "train_seconds": 21.0, "examples_per_sec": 105.0, "device": "cpu", "settings": "fp32"}]
+    out = tmp_path / "RESULTS.md"
+    notebooks.write_results(rows, {}, "cpu", out)
+    notebooks.write_gpu_section(out, "## GPU\n\nOn a card: 0.930.\n")
+    notebooks.write_results(rows, {}, "cpu", out)  # make results again: the section stays
+    text = out.read_text()
+    assert text.startswith("# Results") and text.count("## GPU") == 1 and text.endswith("On a card: 0.930.\n")
+    notebooks.write_gpu_section(out, "## GPU\n\nAgain: 0.931.\n")  # the GPU check again: replaced, not added
+    text = out.read_text()
+    assert "0.930" not in text and text.endswith("Again: 0.931.\n") and "| 09_test | TestNet |" in text
+    assert notebooks.gpu_section(out) == "## GPU\n\nAgain: 0.931.\n"
+
+
+def test_a_gpu_section_is_named_so(tmp_path):
+    with pytest.raises(ValueError, match="starts with the line '## GPU'"):
+        notebooks.write_gpu_section(tmp_path / "RESULTS.md", "# GPU\n")
+    notebooks.write_gpu_section(tmp_path / "RESULTS.md", "## GPU\n\nx\n")  # no RESULTS.md yet
+    assert (tmp_path / "RESULTS.md").read_text() == "# Results\n\n## GPU\n\nx\n"
+
+
+def test_run_cells_runs_a_notebooks_code_in_order_without_jupyter(tmp_path, monkeypatch, capsys):
+    nb = {"cells": [{"cell_type": "markdown", "source": ["# title"]},
+                    {"cell_type": "code",
+                     "source": ["import os\n", "x = 2\n", "print('in', os.path.basename(os.getcwd()))"]},
+                    {"cell_type": "code", "source": "import d2lnets as d2l\nprint(x * 21, d2l.profile().name)"},
+                    {"cell_type": "code", "source": ["assert x == 3, 'wrong'"]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    folder = tmp_path / "chapters"
+    folder.mkdir()
+    path = folder / "09_test.ipynb"
+    path.write_text(json.dumps(nb))
+    monkeypatch.delenv("D2LNETS_PROFILE", raising=False)
+    here = os.getcwd()
+    with pytest.raises(AssertionError, match="wrong") as failed:
+        notebooks.run_cells(path, "smoke")
+    assert any(str(t.path) == "09_test.ipynb, cell 3" for t in failed.traceback)
+    assert capsys.readouterr().out == "in chapters\n42 smoke\n" and os.getcwd() == here
+    nb["cells"].pop()
+    path.write_text(json.dumps(nb))
+    assert notebooks.run_cells(path, "smoke") >= 0

@@ -152,3 +152,27 @@ def test_no_test_reads_training_values_out_of_the_notebooks():
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not any(node.value.strip().startswith((f"{s} =", f"{s}(")) for s in settings), \
                     f"{path.name} looks for {node.value!r} in notebook source"
+
+
+def test_precision_is_chosen_per_network_for_the_full_profile_only():
+    for chapter in d2l.list_recipes():
+        for profile in ("smoke", "cpu"):
+            assert d2l.recipe(chapter, profile=profile).precision == "auto"  # the CPU: nothing changes
+        assert d2l.recipe(chapter, profile="full").precision in ("auto", "fp32", "bf16")
+    assert {d2l.recipe(c, profile="full").precision for c in ("01_lenet", "02_alexnet", "03_vgg", "04_resnet",
+                                                                "05_densenet")} <= {"fp32", "bf16"}
+    with pytest.raises(ValueError, match="precision must be one of"):
+        recipes._build("x", dict(model="lenet", precision="fp8"), d2l.profile("cpu"), {})
+
+
+def test_the_recipes_optimizers_are_fused_on_cuda():
+    net = torch.nn.Linear(2, 2)
+    R = d2l.recipe("01_lenet", profile="full")
+    on_cuda = R.make_optimizer(net, "cuda")  # (built only: a fused optimizer checks its tensors when it steps)
+    assert isinstance(on_cuda, torch.optim.SGD) and on_cuda.defaults["fused"] is True
+    assert on_cuda.defaults["momentum"] == R.momentum and on_cuda.defaults["lr"] == R.lr
+    assert not R.make_optimizer(net, "cpu").defaults["fused"]
+    adam = recipes.build_optimizer("adam", net.parameters(), 1e-3, device="cuda")
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["fused"] is True
+    with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam'"):
+        recipes.build_optimizer("lamb", net.parameters(), 0.1)

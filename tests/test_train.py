@@ -80,13 +80,15 @@ def _plain_sgd(net, batches, lr=0.1):
         opt.step()
 
 
-def test_fp32_training_matches_the_books_arithmetic(small_loaders):
-    """fp32 in the book's memory layout repeats a plain SGD loop exactly, for a whole epoch."""
+@pytest.mark.parametrize("mode, settings", [(dict(precision="exact"), "exact fp32 (IEEE, deterministic)"),
+                                            (dict(precision="fp32", channels_last=False), "fp32")])
+def test_fp32_training_matches_the_books_arithmetic(small_loaders, mode, settings):
+    """The exact mode (and on the CPU fp32 in the book's memory layout) repeats a plain SGD loop
+    exactly, for a whole epoch."""
     train_iter, test_iter = small_loaders
     ours, reference = _lenet(seed=5), _lenet(seed=5)
-    h = d2l.train_ch5(ours, train_iter, test_iter, 1, lr=0.1, device="cpu", precision="fp32",
-                      channels_last=False, verbose=False)
-    assert h.settings == "fp32"
+    h = d2l.train_ch5(ours, train_iter, test_iter, 1, lr=0.1, device="cpu", verbose=False, **mode)
+    assert h.settings == settings
     train_iter.set_epoch(0)
     _plain_sgd(reference, train_iter)
     for a, b in zip(ours.parameters(), reference.parameters()):

@@ -4,7 +4,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core.batches import check_batch, check_not_meta, first_forward, iterable, model_device, on_device, weight_dtype
+from ..core.batches import (
+    check_batch,
+    check_not_meta,
+    evaluation_batches,
+    first_forward,
+    iterable,
+    model_device,
+    on_device,
+    weight_dtype,
+)
 from ..core.config import as_device
 from ..core.legacy import Form, legacy_forms
 from ..core.memory import reuse_freed_memory
@@ -48,7 +57,8 @@ def evaluate_accuracy(net: nn.Module, data_iter, device=None, *, precision: str 
 
 def accuracy(net: nn.Module, data_iter, device: torch.device, precision: str, name: str) -> float:
     """``net``'s accuracy over ``data_iter`` on ``device``, in eval mode (restored afterwards); the
-    first batch is checked and named ``name`` in errors. One read from the device, at the end."""
+    first batch is checked and named ``name`` in errors. One read from the device, at the end. On an
+    accelerator an in-memory loader is read in batches of at least 1,024 (:func:`evaluation_batches`)."""
     settings = choose_settings(device, precision, "auto" if precision != "fp32" else False)
     weights, data_iter = weight_dtype(net), iterable(data_iter, name, 1)
     was_training = net.training
@@ -60,7 +70,7 @@ def accuracy(net: nn.Module, data_iter, device: torch.device, precision: str, na
     no_autograd = torch.no_grad() if lazy else torch.inference_mode()
     try:
         with no_autograd, autocast(device, settings), reuse_freed_memory(device):
-            for i, batch in enumerate(on_device(data_iter, device)):
+            for i, batch in enumerate(evaluation_batches(on_device(data_iter, device), device)):
                 X, y = check_batch(batch, name) if i == 0 else batch
                 X, y = X.to(device, weights, non_blocking=True), y.to(device, non_blocking=True)
                 if settings.channels_last and X.dim() == 4:

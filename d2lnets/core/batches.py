@@ -13,10 +13,11 @@ from torch import nn
 
 from .validate import short
 
-__all__ = ["END", "check_batch", "check_not_meta", "check_outputs", "first_forward", "iterable", "length",
-           "model_device", "on_device", "weight_dtype"]
+__all__ = ["END", "EVAL_BATCH", "check_batch", "check_not_meta", "check_outputs", "evaluation_batches",
+           "first_forward", "iterable", "length", "model_device", "on_device", "weight_dtype"]
 
 END = object()  # what next(iterator, END) gives when an iterator is used up
+EVAL_BATCH = 1024  # on an accelerator, evaluation takes batches at least this large: fewer, fuller launches
 
 
 def length(data) -> int | None:
@@ -129,6 +130,14 @@ def first_forward(net: nn.Module, loss, X: torch.Tensor, y: torch.Tensor, name: 
 def on_device(data_iter, device: torch.device):
     """Let an in-memory loader make its batches on ``device`` (resize and augment there too)."""
     return data_iter.to(device) if hasattr(data_iter, "to") and hasattr(data_iter, "set_epoch") else data_iter
+
+
+def evaluation_batches(data_iter, device: torch.device):
+    """On an accelerator, an in-memory loader (one with ``batched``) in batches of at least
+    :data:`EVAL_BATCH`; any other loader, and any loader on the CPU, as it is."""
+    if device.type == "cpu" or not hasattr(data_iter, "batched"):
+        return data_iter
+    return data_iter.batched(max(EVAL_BATCH, data_iter.batch_size))
 
 
 def model_device(net: nn.Module) -> torch.device:

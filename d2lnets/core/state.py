@@ -1,18 +1,42 @@
-"""Copies of training state: state dicts on the CPU, and every random-number generator's state.
+"""Copies of training state: state dicts on the CPU, and every random-number generator's state;
+and copies from the host to the device that do not make the host wait.
 
 A run's divergence guard keeps a copy of the network's and the optimizer's state to go back to,
 and a checkpoint saves them; both use :func:`cpu_copy`. A checkpoint also saves the random
 states (:func:`rng_state`) as plain data that ``torch.load(..., weights_only=True)`` reads.
+Numbers made on the host for a batch on the device (augmentation's random draws, a shuffle's
+order) travel with :func:`to_device`; small constants (a normalisation's mean and std) are copied
+once per device with :func:`constant`.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import random
 
 import numpy as np
 import torch
 
-__all__ = ["cpu_copy", "rng_state", "set_rng_state"]
+__all__ = ["constant", "cpu_copy", "rng_state", "set_rng_state", "to_device"]
+
+
+def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``t``, a CPU tensor, on ``device`` without making the host wait: on CUDA through pinned
+    memory with ``non_blocking=True`` (a copy from ordinary memory blocks until it is done); ``t``
+    itself when it is there already."""
+    device = torch.device(device)
+    if t.device == device or device.type == "cpu":
+        return t.to(device)
+    if device.type == "cuda" and t.device.type == "cpu":
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)
+
+
+@functools.lru_cache(maxsize=64)
+def constant(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A 1-d tensor of ``values`` on ``device``, made (and copied there) once and then reused: never
+    change it in place."""
+    return to_device(torch.tensor(values, dtype=dtype), device)
 
 
 def cpu_copy(state, non_blocking: bool = False):

@@ -27,6 +27,7 @@ from ..analysis.predictions import Predictions
 from ..analysis.summary import summary
 from ..core.validate import as_int, instance_of, short
 from ..data.image_folder import IMAGENET_MEAN, IMAGENET_STD
+from ..data.loader import normalize
 from ..train.saving import ModelMismatchError, load_model
 from ..viz.mistakes import class_names, draw_confusion
 from ..viz.show import show_figure
@@ -174,9 +175,7 @@ def to_imagenet(X: Tensor, size: int) -> Tensor:
     size = as_int(size, "size")
     if X.shape[-2:] != (size, size):
         X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN, device=X.device, dtype=X.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=X.device, dtype=X.dtype).view(1, 3, 1, 1)
-    return (X.expand(-1, 3, -1, -1) - mean) / std
+    return normalize(X.expand(-1, 3, -1, -1), IMAGENET_MEAN, IMAGENET_STD)
 
 
 class ImageNetBatches:

@@ -18,7 +18,9 @@ makes its batches, which ``train_ch5`` puts on the training device: on the GPU w
   show what the augmentations do.
 
 Random numbers come from ``generator`` (a CPU ``torch.Generator``; ``None``: torch's global one)
-and are drawn on the CPU, so the same seed gives the same augmentation on every device. Draw
+and are drawn on the CPU, so the same seed gives the same augmentation on every device; they reach
+a GPU from pinned memory without the host waiting for it (:func:`d2lnets.core.state.to_device`), and
+nothing in an augmentation of random draws reads a number back from the device. Draw
 order, for who wants to reproduce a call: :func:`random_crop` draws ``B`` tops, then ``B`` lefts
 (``torch.randint``); :func:`random_horizontal_flip` draws ``B`` uniforms (``torch.rand``), image b
 is flipped when its uniform is below ``p``; :func:`pca_lighting` draws the ``[B, C]`` alphas of
@@ -31,10 +33,15 @@ import warnings
 import torch
 from torch import Tensor
 
+from ..core.state import to_device
 from ..core.validate import as_float, as_int, as_size
 
 __all__ = ["Augment", "crop", "lighting_alphas", "pca_components", "pca_lighting", "random_crop",
            "random_horizontal_flip", "sample_photos"]
+
+# Devices on which a crop cuts image by image (one slice copy each: on a CPU 5x faster than a gather);
+# elsewhere all windows are cut in one gather. (A test empties it to run the accelerators' way on the CPU.)
+CROP_BY_SLICES = {"cpu"}
 
 
 def _check_batch(X: Tensor, name: str) -> None:
@@ -69,7 +76,12 @@ def crop(X: Tensor, top: Tensor, left: Tensor, size, padding: int = 0) -> Tensor
         raise ValueError(f"need one top and one left offset per image ({B}), got {len(top)} and {len(left)}")
     if top.min() < 0 or left.min() < 0 or top.max() > H + 2 * padding - h or left.max() > W + 2 * padding - w:
         raise ValueError(f"a {h}x{w} window at these offsets does not fit into {H}x{W} images padded by {padding}")
-    if X.device.type == "cpu":
+    return _crop(X, top, left, h, w, padding)
+
+
+def _crop(X: Tensor, top: Tensor, left: Tensor, h: int, w: int, padding: int) -> Tensor:
+    """:func:`crop` without its checks (offsets that fit, as :func:`random_crop` draws them)."""
+    if X.device.type in CROP_BY_SLICES:
         return _crop_by_slices(X, top, left, h, w, padding)
     return _crop_by_gather(X, top, left, h, w, padding)
 
@@ -91,7 +103,7 @@ def _crop_by_gather(X: Tensor, top: Tensor, left: Tensor, h: int, w: int, paddin
     B = len(X)
     if padding:
         X = torch.nn.functional.pad(X, (padding, padding, padding, padding))
-    top, left = top.to(X.device, torch.long), left.to(X.device, torch.long)
+    top, left = (to_device(t.long(), X.device) for t in (top, left))
     rows = (top[:, None] + torch.arange(h, device=X.device))[:, :, None]   # [B, h, 1]
     cols = (left[:, None] + torch.arange(w, device=X.device))[:, None, :]  # [B, 1, w]
     batch = torch.arange(B, device=X.device)[:, None, None]
@@ -113,14 +125,14 @@ def random_crop(X: Tensor, size, padding: int = 0, generator: torch.Generator | 
                          f"({H + 2 * padding}x{W + 2 * padding}); use a smaller size or more padding")
     top = torch.randint(0, H + 2 * padding - h + 1, (B,), generator=generator)
     left = torch.randint(0, W + 2 * padding - w + 1, (B,), generator=generator)
-    return crop(X, top, left, (h, w), padding)
+    return _crop(X, top, left, h, w, padding)
 
 
 def random_horizontal_flip(X: Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
     """Mirror each image left-right (along the width, ``dim=-1``) with probability ``p``."""
     _check_batch(X, "random_horizontal_flip")
     p = as_float(p, "p (the probability of flipping an image)", at_least=0, at_most=1)
-    flip = (torch.rand(len(X), generator=generator) < p).to(X.device)
+    flip = to_device(torch.rand(len(X), generator=generator) < p, X.device)
     return torch.where(flip[:, None, None, None], X.flip(-1), X)
 
 
@@ -278,8 +290,8 @@ def pca_lighting(X: Tensor, eigvals: Tensor, eigvecs: Tensor, alpha_std: float =
         alphas = lighting_alphas(B, C, alpha_std, generator)
     elif tuple(torch.as_tensor(alphas).shape) != (B, C):
         raise ValueError(f"alphas must have shape [B, C] = [{B}, {C}], got {tuple(alphas.shape)}")
-    alphas = torch.as_tensor(alphas).to(X.device, X.dtype)
-    shift = (alphas * eigvals.to(X.device, X.dtype)) @ eigvecs.to(X.device, X.dtype).T  # row b: eigvecs @ (a_b * λ)
+    alphas, eigvals, eigvecs = (to_device(t.to(X.dtype), X.device) for t in (torch.as_tensor(alphas), eigvals, eigvecs))
+    shift = (alphas * eigvals) @ eigvecs.T  # row b: eigvecs @ (a_b * λ)
     return X + shift[:, :, None, None]
 
 
@@ -289,7 +301,9 @@ class Augment:
     In this order: a random crop of ``crop`` pixels after ``padding`` (if ``crop``), a random
     horizontal flip with probability 0.5 (if ``flip``), PCA lighting with
     ``lighting=(eigvals, eigvecs)`` and ``alpha_std`` (if ``lighting``). Its own generator, seeded
-    with ``seed``, makes a run reproducible; :meth:`reset` starts the stream again.
+    with ``seed``, makes a run reproducible; :meth:`reset` starts the stream again. The same seed
+    gives the same augmentation on every device (the draws are made on the CPU); the lighting's
+    eigenvectors are copied to a batch's device once.
     """
 
     def __init__(self, crop=None, padding: int = 0, flip: bool = True,
@@ -302,6 +316,7 @@ class Augment:
             raise ValueError("lighting must be None or the pair (eigvals, eigvecs) from pca_components")
         lighting_alphas(1, 1, alpha_std)  # validates alpha_std
         self.flip, self.lighting, self.alpha_std = bool(flip), lighting, alpha_std
+        self.on_device: dict = {}  # (device, dtype) -> the lighting's (eigvals, eigvecs) there
         self.seed = as_int(seed, "seed", minimum=None)
         self.reset()
 
@@ -315,7 +330,10 @@ class Augment:
         if self.flip:
             X = random_horizontal_flip(X, 0.5, self.generator)
         if self.lighting is not None:
-            X = pca_lighting(X, *self.lighting, self.alpha_std, self.generator)
+            key = (X.device, X.dtype)
+            if key not in self.on_device:
+                self.on_device[key] = tuple(to_device(torch.as_tensor(t).to(X.dtype), X.device) for t in self.lighting)
+            X = pca_lighting(X, *self.on_device[key], self.alpha_std, self.generator)
         return X
 
     def __repr__(self) -> str:

@@ -9,14 +9,22 @@ import torch.nn.functional as F
 
 from ..core.config import as_device
 from ..core.memory import reuse_freed_memory
+from ..core.state import constant, to_device
 from ..core.validate import as_int, as_size, instance_of, require
 
-__all__ = ["AUGMENT_TOLERANCE", "ImageLoader", "split_loaders", "subset", "subsets"]
+__all__ = ["AUGMENT_TOLERANCE", "ImageLoader", "normalize", "split_loaders", "subset", "subsets"]
 
 # How far outside [0, 1] an augment's output may go (before normalisation): colour augmentation such
 # as PCA lighting moves values a little past the ends; a batch on [0, 255], or one normalised inside
 # the augment, goes far beyond.
 AUGMENT_TOLERANCE = 0.25
+
+
+def normalize(X: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """``(X - mean) / std`` per channel of a batch ``[B, C, H, W]`` (one value, or one per channel),
+    with ``mean`` and ``std`` copied to ``X``'s device once, not for every batch."""
+    mean, std = (constant(tuple(t), X.device, X.dtype).reshape(1, -1, 1, 1) for t in (mean, std))
+    return (X - mean) / std
 
 
 class ImageLoader:
@@ -130,6 +138,16 @@ class ImageLoader:
         """Use the shuffle of epoch ``epoch`` on the next pass."""
         self.epoch = as_int(epoch, "epoch", minimum=0)
 
+    def batched(self, batch_size: int) -> ImageLoader:
+        """The same loader in batches of ``batch_size`` (e.g. large batches for evaluation, which
+        ``evaluate_accuracy`` and ``train_ch5`` use on an accelerator)."""
+        batch_size = as_int(batch_size, "batch_size")
+        if batch_size == self.batch_size:
+            return self
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__, batch_size=batch_size)
+        return new
+
     def to(self, device: torch.device | str) -> ImageLoader:
         """The same loader with its tensors on ``device`` (batches are then made there)."""
         device = as_device(device)
@@ -152,16 +170,14 @@ class ImageLoader:
                 _check_augmented(self.augment, given, X)
                 self.augment_checked = True
         if self.normalize:
-            mean, std = (torch.tensor(t, dtype=X.dtype, device=X.device).reshape(1, -1, 1, 1)
-                         for t in (self.mean, self.std))
-            X = (X - mean) / std
+            X = normalize(X, self.mean, self.std)
         return X
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, b = self.num_examples, self.batch_size
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(n, generator=g).to(self.device)
+            order = to_device(torch.randperm(n, generator=g), self.device)
         else:
             order = None
         self.epoch += 1

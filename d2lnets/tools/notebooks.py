@@ -12,6 +12,11 @@ for: it keeps its committed outputs (those of its labelled ``smoke`` run on a ge
 and RESULTS.md says it was skipped and why. "Absent" is decided by the loaders' own search
 (:func:`d2lnets.data.locate`: ``$D2LNETS_DATA``, the repository's ``data/``, the system folders),
 without downloading.
+
+RESULTS.md may end with a ``## GPU`` section, written by the GPU check (``make gpu-check``,
+:func:`write_gpu_section`): ``make results`` keeps it as it is. The GPU check runs chapters
+without Jupyter (``--plain``: :func:`run_cells`, each chapter's code cells in one process, no
+outputs kept), as a machine lent for it has none.
 """
 from __future__ import annotations
 
@@ -31,7 +36,10 @@ from ..train.records import describe_report
 from .exercises import UnreadableNotebook, read_notebook
 from .interrupt import Interrupted, noting_sigint, one_line
 
-__all__ = ["NEEDS_DATA", "missing_data", "run_notebook", "scrub", "write_results"]
+__all__ = ["GPU_SECTION", "NEEDS_DATA", "gpu_section", "missing_data", "run_cells", "run_notebook", "scrub",
+           "write_gpu_section", "write_results"]
+
+GPU_SECTION = "## GPU"  # RESULTS.md's last section, the GPU check's: make results keeps it
 
 # The datasets (names of d2lnets.data's specs) a chapter needs in each profile, where the course
 # cannot count on having them (Fashion-MNIST, which set-up provides, is not listed).
@@ -132,6 +140,27 @@ def run_notebook(path: Path, profile: str, timeout: int = 1800) -> float:
     return seconds
 
 
+def run_cells(path: Path, profile: str) -> float:
+    """Execute ``path``'s code cells in order, in one namespace in this process, without Jupyter and
+    keeping no outputs (they print as they run; figures go to matplotlib's Agg backend), in the
+    notebook's folder as Jupyter runs it, in ``profile``. A cell that fails raises, its traceback
+    naming the notebook and the cell. Returns the wall time in seconds."""
+    os.environ["D2LNETS_PROFILE"] = profile
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    cells = [c["source"] for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    namespace: dict = {"__name__": "__main__"}
+    here = os.getcwd()
+    os.chdir(path.parent)
+    start = time.perf_counter()
+    try:
+        for i, source in enumerate(cells, 1):
+            exec(compile(source if isinstance(source, str) else "".join(source), f"{path.name}, cell {i}", "exec"),
+                 namespace)
+    finally:
+        os.chdir(here)
+    return time.perf_counter() - start
+
+
 def _machine() -> str:
     cores = os.cpu_count()
     return f"{platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}"
@@ -165,7 +194,25 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
     if skipped:
         lines += ["", f"Skipped in the `{profile}` profile, for want of their data on this machine:", "",
                   *(f"- {r['chapter']}: skipped: {r['reason']}" for r in skipped)]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    gpu = gpu_section(path)
+    atomic_write_text(path, "\n".join(lines) + "\n" + (f"\n{gpu}" if gpu else ""))
+
+
+def gpu_section(path: Path) -> str:
+    """RESULTS.md's ``## GPU`` section (to its end), or "" when it has none."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    at = text.find(f"\n{GPU_SECTION}\n")
+    return text[at + 1:] if at >= 0 else ""
+
+
+def write_gpu_section(path: Path, section: str) -> None:
+    """Put ``section`` (starting with ``## GPU``) at the end of RESULTS.md, in place of the one there."""
+    if not section.startswith(GPU_SECTION + "\n"):
+        raise ValueError(f"a GPU section starts with the line {GPU_SECTION!r}")
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
+    old = gpu_section(path)
+    text = (text[:-len(old)] if old else text).rstrip("\n") + "\n\n"
+    atomic_write_text(path, text + section.rstrip("\n") + "\n")
 
 
 def _kind(record: dict) -> str | None:
@@ -188,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "full"])
     parser.add_argument("--results", type=Path, default=None, help="write a RESULTS.md table here")
+    parser.add_argument("--plain", action="store_true",
+                        help="run the code cells in this process without Jupyter, keeping no outputs (records go "
+                        "to $D2LNETS_RESULTS as the chapters write them): the GPU check's way")
     args = parser.parse_args(argv)
     root = repo_root()
     notebooks = args.notebooks
@@ -196,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         if folder.resolve() == PACKAGED_CHAPTERS.resolve():
             parser.error("it re-runs a checkout's chapters in place: run it in a checkout of the course")
         notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if args.plain:
+        for path in notebooks:
+            seconds = run_cells(path, args.profile)
+            print(f"{path.name}: {seconds:.0f} s in the {args.profile} profile (code cells, without Jupyter)",
+                  flush=True)
+        return
     # Records accumulate across invocations, one chapter's replacing its earlier ones, so chapters
     # can be re-run one at a time and RESULTS.md still covers them all. A run records into a file of
     # its own; only when it succeeds do its records replace the chapter's earlier ones.

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--num-test", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the fastest there is)")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16", "exact"),
+                   help="default: on CUDA the recipe's (measured per network), else auto")
     p.add_argument("--checkpoint", help="write a checkpoint to this file after every epoch")
     p.add_argument("--checkpoint-every", type=int, help="and every N optimizer steps")
     p.add_argument("--resume", action="store_true", help="go on from --checkpoint")
@@ -84,7 +85,8 @@ def _settings(args, parser) -> dict:
         values = dict(name=r.name, model=r.model, variant=r.variant, model_args=dict(r.model_args),
                       image_size=r.image_size, batch_size=r.batch_size, num_epochs=r.num_epochs, lr=r.lr,
                       momentum=r.momentum, weight_decay=r.weight_decay, schedule=r.schedule,
-                      optimizer=r.optimizer, seed=r.seed, num_train=r.num_train, num_test=r.num_test)
+                      optimizer=r.optimizer, seed=r.seed, num_train=r.num_train, num_test=r.num_test,
+                      precision=r.precision)
         if r.model is None:
             parser.error(f"recipe {r.name!r} trains a network its chapter builds; give --model NAME")
     else:
@@ -95,7 +97,7 @@ def _settings(args, parser) -> dict:
             parser.error(f"no model {args.model!r}; the models are {', '.join(models.list_models())}")
         prof = profile()
         values = dict(MODEL_DEFAULTS, name=args.model, model=args.model, variant=None, model_args={},
-                      num_train=prof.num_train, num_test=prof.num_test)
+                      num_train=prof.num_train, num_test=prof.num_test, precision="auto")
         if args.model == "lenet":
             values["image_size"] = 28
     given = dict(variant=args.variant, num_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -169,10 +171,9 @@ def train_main(argv: list[str] | None = None) -> int:
 
 
 def _train(args, parser, v: dict, where) -> int:
-    import torch
-
     from .. import models
     from ..core import config
+    from ..course.recipes import build_optimizer
     from ..data.fashion_mnist import load_data_fashion_mnist
     from ..train.loop import train_ch5
     from ..train.saving import runs_dir, save_model
@@ -189,11 +190,9 @@ def _train(args, parser, v: dict, where) -> int:
     net = models.get_model(v["model"], num_classes=10, in_channels=1, **kwargs)
     train_iter, test_iter = load_data_fashion_mnist(v["batch_size"], resize=v["image_size"],
                                                     num_train=v["num_train"], num_test=v["num_test"])
-    if v["optimizer"] == "adam":
-        optimizer = torch.optim.Adam(net.parameters(), lr=v["lr"], weight_decay=v["weight_decay"])
-    else:
-        optimizer = torch.optim.SGD(net.parameters(), lr=v["lr"], momentum=v["momentum"],
-                                    weight_decay=v["weight_decay"])
+    device = config.as_device(args.device)
+    optimizer = build_optimizer(v["optimizer"], net.parameters(), v["lr"], v["momentum"], v["weight_decay"], device)
+    precision = v["precision"] if args.precision == "auto" and device.type == "cuda" else args.precision
     say = print if int(os.environ.get("RANK", "0")) == 0 else (lambda *a, **k: None)  # torchrun: rank 0 speaks
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per = f" per process x {world} processes = {v['batch_size'] * world}" if world > 1 else ""
@@ -201,7 +200,7 @@ def _train(args, parser, v: dict, where) -> int:
         f"{v['image_size']} px: {v['num_epochs']} epochs, batch size {v['batch_size']}{per}, lr {v['lr']:g}"
           f"{', ' + v['schedule'] if v['schedule'] else ''}, profile {config.profile().name}", flush=True)
     history = train_ch5(net, train_iter, test_iter, v["num_epochs"], optimizer=optimizer,
-                        scheduler=v["schedule"], device=args.device, precision=args.precision, plot=False,
+                        scheduler=v["schedule"], device=device, precision=precision, plot=False,
                         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                         resume=args.resume, overwrite=args.overwrite,
                         sync_batchnorm=args.sync_batchnorm, hooks=[where])

@@ -41,7 +41,8 @@ def train_ch5(
     steps_per_epoch: int | None = None,
     precision: str = "auto",
     channels_last: bool | str = "auto",
-    compile: bool = False,
+    compile: bool | str = False,
+    capture: bool | str = "auto",
     verbose: bool = True,
     plot: bool | None = None,
     checkpoint: str | None = None,
@@ -69,12 +70,17 @@ def train_ch5(
       ``train_iter`` has no ``len()``.
     - ``precision``: ``"auto"`` (bf16 autocast where the device computes bf16 natively, fp16 with
       a gradient scaler on older GPUs, else fp32; fp32 when ``D2LNETS_PRECISION=fp32``), or
-      ``"fp32"``, ``"bf16"``, ``"fp16"``: :func:`d2lnets.core.precision.choose_settings`.
+      ``"fp32"``, ``"bf16"``, ``"fp16"``: :func:`d2lnets.core.precision.choose_settings`. On CUDA
+      fp32 products use TF32; ``"exact"`` is IEEE fp32 in the book's memory layout with
+      deterministic algorithms and no captured steps, the mode of the bit-for-bit tests
+      (:mod:`d2lnets.core.precision`). The flags are put back after training.
     - ``channels_last``: NHWC memory format; ``"auto"`` uses it on the CPU and on CUDA, in every
       precision (the same arithmetic, summed in another order: ``channels_last=False`` with
       ``precision="fp32"`` repeats the book's loop operation for operation). The network comes
       back in the memory format it came in.
-    - ``compile``: run the model through ``torch.compile``.
+    - ``compile``: run the model through ``torch.compile`` (True, or a backend's name, e.g. ``"aot_eager"``).
+    - ``capture``: ``"auto"`` replays whole steps (forward, backward, SGD) from a CUDA graph where it
+      can, on CUDA only (:mod:`d2lnets.train.graph` says when it cannot); ``False`` never does.
     - ``plot``: a live plot of loss and accuracies, with a progress bar (default: in notebooks).
     - ``checkpoint``: a file to write a checkpoint to at the end of every epoch (and every
       ``checkpoint_every`` optimizer steps); a file already there is refused unless ``resume=True``
@@ -110,7 +116,7 @@ def train_ch5(
     saving = Checkpoints(checkpoint, resume, overwrite, checkpoint_every)  # (its arguments checked first)
     run = Run.prepare(net, train_iter, test_iter, num_epochs, lr, device, optimizer=optimizer, loss=loss,
                       scheduler=scheduler, steps_per_epoch=steps_per_epoch, precision=precision,
-                      channels_last=channels_last, compile=compile, sync_batchnorm=sync_batchnorm,
+                      channels_last=channels_last, compile=compile, sync_batchnorm=sync_batchnorm, capture=capture,
                       hooks=lambda run: [StepPoints(), DivergenceGuard(run), ShowProgress(verbose, plot), *hooks,
                                          saving, RecordRun(), *([run.group] if run.group else [])])
     model, optimizer, scheduler, scaler = run.model, run.optimizer, run.scheduler, run.scaler
@@ -119,6 +125,8 @@ def train_ch5(
             run.start_epoch(epoch)
             model.train()
             for X, y in run.batches():
+                if run.replayed(X, y):  # on CUDA, the whole step from a captured graph (train/graph.py)
+                    continue
                 with autocast(run.device, run.settings):
                     y_hat, l = run.forward(X, y)  # model(X), loss(y_hat, y)
                 update(l, optimizer, scaler, scheduler)

@@ -8,6 +8,12 @@ Reading a number from an accelerator makes the host wait for it, so the run read
 sums from the device only every :func:`read_every` steps (every step on the CPU, where reading
 costs nothing; every 50 steps elsewhere) and at the end of each epoch. Hooks see what was read in
 ``run.seen`` and never read the device themselves.
+
+On CUDA the run also fights launch overhead: the SGD it builds is fused (one kernel for the whole
+update; an optimizer the caller built is used as given), and its steps are replayed from a CUDA
+graph where they can be (:mod:`.graph`: ``run.graph``, asked through :meth:`Run.replayed`).
+``History.settings`` names the path taken, e.g. ``"bfloat16 autocast, channels_last, TF32, fused
+SGD, CUDA graph"``.
 """
 from __future__ import annotations
 
@@ -23,10 +29,11 @@ from ..core import config
 from ..core.batches import END, check_batch, check_not_meta, first_forward, iterable, length, on_device, weight_dtype
 from ..core.config import as_device
 from ..core.memory import reuse_freed_memory
-from ..core.precision import Settings, choose_settings
+from ..core.precision import Settings, choose_settings, math_mode
 from ..core.state import set_rng_state
 from ..core.validate import as_float, as_int, instance_of, require, short
 from .distributed import group_for
+from .graph import GraphStep, why_not_captured
 from .history import History
 
 __all__ = ["READ_EVERY", "Run", "read_every"]
@@ -56,6 +63,9 @@ class Run:
     - the epoch so far: ``loss_sum`` and ``correct`` (device tensors), ``n`` (examples);
     - ``seen``: ``(loss_sum, correct, n)`` as numbers at the last read, taken at step ``seen_step``;
     - ``left_out``: batches of one example left out (batch normalisation cannot train on one).
+    - ``graph``: the captured step (:class:`~.graph.GraphStep`, CUDA only) or None, and
+      ``not_captured``: why not, in words. A replayed step's ``loss`` and ``y_hat`` are the graph's
+      own tensors, overwritten by the next replay.
     """
 
     def __init__(self, **fields) -> None:
@@ -72,7 +82,7 @@ class Run:
 
     @classmethod
     def prepare(cls, net, train_iter, test_iter, num_epochs, lr, device, *, optimizer, loss, scheduler,
-                steps_per_epoch, precision, channels_last, compile, sync_batchnorm, hooks) -> Run:
+                steps_per_epoch, precision, channels_last, compile, sync_batchnorm, hooks, capture="auto") -> Run:
         """Check the arguments and set up the run (see ``train_ch5``)."""
         num_epochs, lr, loss_fn = _check_arguments(net, num_epochs, lr, optimizer, loss, channels_last)
         device = _training_device(device)
@@ -80,12 +90,13 @@ class Run:
         if group is not None:
             device, train_iter = group.device(device), group.shard(train_iter)
         settings = choose_settings(device, precision, channels_last)
-        optimizer = _optimizer(optimizer, net, lr, loss_fn)
+        fused = optimizer is None and device.type == "cuda" and not settings.exact and not hasattr(net, "devices")
+        optimizer = _optimizer(optimizer, net, lr, loss_fn, fused)
         scheduler = _scheduler(scheduler, optimizer, built_here=lr is not None)
         train_iter, test_iter, num_batches = _data(train_iter, test_iter, num_epochs, steps_per_epoch, scheduler)
         restore_format = _came_in_contiguous(net)
         train_iter, test_iter = _place(net, train_iter, test_iter, device, settings)
-        model = torch.compile(net) if compile else net
+        model = _compiled(net, compile)
         evaluated = model
         if group is not None:
             model = group.wrap(model, device, sync_batchnorm)
@@ -95,8 +106,11 @@ class Run:
                   main=group is None or group.main, restore_format=restore_format, hooks=[],
                   summed=getattr(loss_fn, "reduction", None) == "sum", read_every=read_every(device),
                   drop_single=group is None and _has_batch_norm(net),
-                  history=History(device=str(device), settings=settings.description + (", compiled" if compile
-                                                                                      else "")))
+                  path=[settings.description, *(["fused SGD"] if fused else []),
+                        *([f"compiled ({compile})" if isinstance(compile, str) else "compiled"] if compile else [])])
+        run.not_captured = why_not_captured(run, capture)
+        run.graph = GraphStep(run) if run.not_captured is None else None
+        run.history = History(device=str(device), settings=run.describe())
         run.scheduler = scheduler
         run.hooks = hooks(run)  # built before the schedule: the divergence guard keeps the state before the call
         run.scheduler = _one_cycle(scheduler, optimizer, lr, num_epochs * (num_batches or 0))
@@ -105,20 +119,22 @@ class Run:
 
     # --- the loop's questions and reports ---------------------------------------------------------
 
+    def describe(self) -> str:
+        """The path the run takes, in words: precision, memory format, TF32, fused SGD, CUDA graph."""
+        return ", ".join(self.path + (["CUDA graph"] if self.graph is not None and self.graph.failed is None else []))
+
     @contextlib.contextmanager
     def fit(self) -> Iterator[Run]:
-        """Around the whole run: the hooks' start and end; afterwards (also after an error) the
-        network is back in the memory format it came in and cuDNN's autotuning flag as it was."""
-        benchmark = torch.backends.cudnn.benchmark
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+        """Around the whole run: the hooks' start and end, in the settings' arithmetic flags (TF32,
+        cuDNN's autotuning, deterministic algorithms: :func:`~d2lnets.core.precision.math_mode`);
+        afterwards (also after an error) the network is back in the memory format it came in and the
+        flags as they were."""
         try:
-            with reuse_freed_memory(self.device):  # big activations reuse freed memory (CPU, glibc)
+            with math_mode(self.device, self.settings), reuse_freed_memory(self.device):  # (CPU, glibc)
                 self._call("on_fit_start")
                 yield self
             self._call("on_fit_end")
         finally:
-            torch.backends.cudnn.benchmark = benchmark
             if self.restore_format:
                 self.net.to(memory_format=torch.contiguous_format)
 
@@ -163,6 +179,22 @@ class Run:
             y_hat = self.model(X)
             l = self.loss_fn(y_hat, y)
         return y_hat, (l.mean() if l.dim() > 0 else l)
+
+    def replayed(self, X: torch.Tensor, y: torch.Tensor) -> bool:
+        """Whether this step was trained by replaying the captured CUDA graph (forward, backward,
+        SGD), the schedule stepped and the step ended; False: the loop trains it eagerly."""
+        if self.graph is None:
+            return False
+        out = self.graph(X, y)
+        if out is None:
+            if self.graph.failed is not None:
+                self.history.settings = self.describe()
+            return False
+        y_hat, l = out
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.end_step(l, y_hat, y)
+        return True
 
     def end_step(self, l: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor) -> None:
         """After an optimizer step: add to the running sums (on the device), read them when due, call the hooks."""
@@ -278,13 +310,14 @@ def _training_device(device) -> torch.device:
     return device
 
 
-def _optimizer(optimizer, net: nn.Module, lr: float | None, loss) -> torch.optim.Optimizer:
-    """The optimizer to use: SGD with ``lr``, or the caller's, which must update ``net``."""
+def _optimizer(optimizer, net: nn.Module, lr: float | None, loss, fused: bool) -> torch.optim.Optimizer:
+    """The optimizer to use: SGD with ``lr`` (``fused``: in one kernel, on CUDA), or the caller's,
+    which must update ``net``."""
     if optimizer is None:
         params = [p for p in net.parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"net ({type(net).__name__}) has no trainable parameters: there is nothing to train")
-        return torch.optim.SGD(params, lr=lr)
+        return torch.optim.SGD(params, lr=lr, fused=fused or None)
     instance_of(optimizer, torch.optim.Optimizer, "optimizer",
                 "an optimizer built over net's parameters, e.g. torch.optim.SGD(net.parameters(), lr=0.1)")
     ours = {id(p) for m in (net, loss) if isinstance(m, nn.Module) for p in m.parameters()}
@@ -384,6 +417,17 @@ def _materialise(net: nn.Module, data, device: torch.device):
         net(X.to(device, torch.float32))
     net.train(was_training)
     return itertools.chain([first], batches) if isinstance(data, Iterator) else data
+
+
+def _compiled(net: nn.Module, compile: bool | str):
+    """``net`` through ``torch.compile`` (``compile``: True, or the name of a backend, e.g.
+    ``"aot_eager"``), or ``net`` itself. The course's networks compile whole (``fullgraph``), and a
+    new network of an architecture already compiled reuses its code (no recompiling per seed)."""
+    if compile is False:
+        return net
+    if compile is not True and not isinstance(compile, str):
+        raise ValueError(f"compile must be True, False or the name of a torch.compile backend, got {short(compile)}")
+    return torch.compile(net) if compile is True else torch.compile(net, backend=compile)
 
 
 def _one_cycle(scheduler, optimizer, lr, total_steps: int):
