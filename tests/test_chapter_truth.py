@@ -375,7 +375,8 @@ SEEDED_CH12 = [
     # 02 c25: "cannot confirm nor refute it unless the difference is consistent" -- it was consistent
     ("02_alexnet", "overlap_gain", "Overlapping pooling showed {other} across the seeds (`overlap_gain`)."),
     # 02 c31: dropout "narrows the gap" and lets the reader believe that it helped the test accuracy
-    ("02_alexnet", "dropout_test_gain", "Dropout narrows the gap, and the test accuracy improves with it."),
+    ("02_alexnet", "dropout_test_gain", "Dropout narrows the gap, and the test accuracy improves with it "
+                                        "(`dropout_test_gain`)."),
     ("02_alexnet", "dropout_test_gain", "With dropout the test accuracy was {other} (`dropout_test_gain`)."),
     # the summary that never said ReLU was slower in today's practice, written the other way round
     ("02_alexnet", "relu_speedup", "In today's practice ReLU trained faster than tanh (`relu_speedup`)."),
