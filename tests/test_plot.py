@@ -73,3 +73,21 @@ def test_grey_images_on_a_fixed_scale_show_brightness():
     assert own[0].get_images()[0].get_clim() == pytest.approx((0.0, 0.2))
     assert own[1].get_images()[0].get_clim() == pytest.approx((0.0, 0.8))
     assert fixed[0].get_images()[0].get_clim() == fixed[1].get_images()[0].get_clim() == (0.0, 1.0)
+
+
+def test_marks_draw_labelled_lines_on_their_panel():
+    import math
+
+    h = d2l.History(train_loss=[2.3, 0.5], train_acc=[0.1, 0.7], test_acc=[0.1, 0.6])
+    fig = d2l.plot_histories({"classic": h}, marks={"train_loss": {"ln 10: a uniform guess": math.log(10)},
+                                                    "train_acc": {"25 % error": 0.75}})
+    loss, acc, test = fig.axes
+    assert [list(line.get_ydata()) for line in loss.get_lines()[1:]] == [[math.log(10)] * 2]
+    assert [t.get_text() for t in loss.texts] == ["ln 10: a uniform guess"]
+    assert [t.get_text() for t in acc.texts] == ["25 % error"] and not test.texts and len(test.get_lines()) == 1
+    with pytest.raises(ValueError, match="not drawn"):
+        d2l.plot_histories({"classic": h}, metrics=["test_acc"], marks={"train_loss": {"ln 10": 2.3}})
+    with pytest.raises(TypeError, match="a label and a number"):
+        d2l.plot_histories({"classic": h}, marks={"train_loss": {"ln 10": "2.3"}})
+    with pytest.raises(TypeError, match="marks must be"):
+        d2l.plot_histories({"classic": h}, marks={"train_loss": 2.3})

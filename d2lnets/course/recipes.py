@@ -56,8 +56,13 @@ RECIPES: dict[str, dict[str, Any]] = {
         num_epochs={"smoke": 1, "cpu": 6, "full": 10},
         lr=0.1, momentum=0.9, schedule=ONECYCLE,
         precision=MEASURED_ON_H200,
-        # the main run is seed 0; classic vs modern is compared over these seeds
-        options=dict(seeds=(0, 1, 2)),
+        # the main run is seed 0; classic vs modern is compared over these seeds. The chapter's verify cells
+        # check (assert_effects) that the modern LeNet is ahead for every seed -- measured, seeds 0-2: classic
+        # 0.750-0.755, modern 0.890-0.901 in bf16 and in fp32, a gap of about 0.14 against seed spreads of at
+        # most 0.011 -- and that the main run reaches min_test_acc: three spreads below the modern mean of
+        # 0.895, 0.895 - 3 * 0.011 = 0.862
+        options=dict(seeds=(0, 1, 2), assert_effects={"smoke": False, "cpu": True, "full": True},
+                     min_test_acc={"smoke": 0.0, "cpu": 0.86, "full": 0.86}),
         experiments={
             # the training loop written out by hand, against train_ch5, for one epoch
             "by_hand": dict(model="lenet", variant="modern", batch_size=128, num_train=1024, num_test=256,
@@ -76,6 +81,13 @@ RECIPES: dict[str, dict[str, Any]] = {
         momentum={"smoke": 0.9, "cpu": 0.9, "full": 0.0},
         schedule={"smoke": ONECYCLE, "cpu": ONECYCLE, "full": None},
         precision=MEASURED_ON_H200,
+        # min_test_acc: what the chapter's verify cell asserts, three seed-spreads below what the cpu recipe
+        # reaches (0.886 - 3 * 0.010 = 0.856); full: d2l 0.17's 0.88 is the book's own recipe, whose spread
+        # is not measured, so a margin below it
+        # num_train_eval: the training images on which the chapter measures the trained network as it
+        # measures the test images (dropout off)
+        options=dict(min_test_acc={"smoke": 0.0, "cpu": 0.855, "full": 0.85},
+                     num_train_eval={"smoke": 256, "cpu": 10_000, "full": 10_000}),
         experiments={
             # ReLU against tanh in a four-layer CNN (the chapter's four_layer_cnn), the paper's Figure 1 as
             # far as it fits: He init for ReLU, Xavier for tanh, SGD momentum 0.9, standardised inputs,
@@ -88,7 +100,12 @@ RECIPES: dict[str, dict[str, Any]] = {
             # images, seeds 0-2, measured on an H200 with the chapter's code): ReLU lr 0.001 -> 15 % in
             # 188 / 168 / 168 steps, 0.002 -> 80 / 96 / 98, 0.003 -> 96 / 96 / 96, 0.005 -> 118 / 98 / 80;
             # tanh 0.005 never, 0.01 -> 168 / 168 / 174, 0.02 -> 124 / 124 / 124, 0.03 -> 124 / 162 / 124.
-            # To 25 % the best of each took 38-58 steps (ReLU) and 44-54 (tanh).
+            # To 25 % the best of each took 38-58 steps (ReLU) and 44-54 (tanh). At initialisation, on one batch,
+            # conv1's tanh units are saturated (|tanh z| > 0.99) for 0 % (standardised, Xavier) and 46-51 % (the
+            # paper's conditions) over seeds 0-2: the verify cell asserts below 1 % and above 30 % in every
+            # profile. assert_effects: the cpu and full runs check that ReLU ends the paper's-conditions run with
+            # the lower training error on average over the seeds (over seeds 0-2 the race to 15 % gave a mean
+            # ratio of 1.24x in bf16 autocast and 1.03x in fp32, so its direction is printed, not asserted).
             "activation": dict(batch_size=128, num_epochs={"smoke": 1, "cpu": 2, "full": 2},
                                num_train={"smoke": 512, "cpu": 3_000, "full": 3_000},
                                num_test={"smoke": 256, "cpu": 500, "full": 500},
@@ -96,14 +113,17 @@ RECIPES: dict[str, dict[str, Any]] = {
                                options=dict(tanh_lr=0.03, target_error=0.25,
                                             seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)},
                                             paper_lr={"ReLU": 0.003, "tanh": 0.02}, paper_target_error=0.15,
-                                            paper_epochs={"smoke": 1, "cpu": 8, "full": 8})),
+                                            paper_epochs={"smoke": 1, "cpu": 8, "full": 8},
+                                            assert_effects={"smoke": False, "cpu": True, "full": True})),
             # overlapping pooling and dropout in the chapter's mini_alexnet, over seeds: few images and many
-            # epochs, so that it overfits.
+            # epochs, so that it overfits. assert_effects: dropout narrows the train-test gap for every seed
+            # (seeds 0-2: from 0.089-0.111 to 0.025-0.031, measured).
             "mini_alexnet": dict(batch_size=64, num_epochs={"smoke": 1, "cpu": 20, "full": 20},
                                  num_train={"smoke": 512, "cpu": 1_000, "full": 1_000},
                                  num_test={"smoke": 256, "cpu": 1_000, "full": 1_000},
                                  optimizer="adam", lr=1e-3,
-                                 options=dict(dropout=0.5, seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)})),
+                                 options=dict(dropout=0.5, seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)},
+                                              assert_effects={"smoke": False, "cpu": True, "full": True})),
             # Augmentation (crop 28 after padding 2, flip, PCA lighting) in chapter 1's LeNet, several times
             # cheaper per image than mini_alexnet, so that runs long enough to memorise fit the budget: a
             # short run (`short_epochs`) and a long one (`num_epochs`), Adam with a one-cycle schedule, final
@@ -119,7 +139,9 @@ RECIPES: dict[str, dict[str, Any]] = {
                             optimizer="adam", lr=3e-3, schedule=ONECYCLE,
                             options=dict(short_epochs={"smoke": 1, "cpu": 10, "full": 10},
                                          augment=dict(crop=28, padding=2, flip=True, alpha_std=0.1),
-                                         seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)})),
+                                         seeds={"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)},
+                                         # the long run's mean gain above 0 and above the short run's
+                                         assert_effects={"smoke": False, "cpu": True, "full": True})),
         }),
     "03_vgg": dict(
         title={"smoke": "VGG-11 CPU-sized", "cpu": "VGG-11 CPU-sized", "full": "VGG-11/4 (book)"},

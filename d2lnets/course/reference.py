@@ -104,6 +104,8 @@ _ALLOWED: list[tuple] = [
     # AlexNet paper
     (15.3, "AlexNet paper: ILSVRC-2012 top-5 test error", PCT),
     (26.2, "AlexNet paper: the runner-up's top-5 error", PCT),
+    (18.2, "AlexNet paper, section 6.1: one CNN's top-5 error on the ILSVRC-2012 validation set (the 15.3 % "
+           "entry averaged seven CNNs, two pre-trained on the Fall 2011 release)", PCT),
     (60, "AlexNet paper: '60 million parameters'"), (60, "the CIFAR-10 write-up's LeNet test accuracy", PCT),
     (1.2, "AlexNet paper: 1.2 million ImageNet training images"), (1000, "ImageNet's classes"),
     (1.4, "AlexNet paper: LRN lowers top-1 error by 1.4 %", PCT),
@@ -149,6 +151,8 @@ _ALLOWED: list[tuple] = [
     # formula constants and library defaults
     (0.95, "OneCycleLR's max_momentum default"), (0.85, "OneCycleLR's base_momentum default"),
     (30, "OneCycleLR's pct_start default (30 % warm-up)", PCT), (255, "8-bit pixel range"),
+    (2.303, "ln 10: the cross-entropy of a uniform guess over 10 classes"),
+    (0.25, "the sigmoid's largest derivative, sigma'(0) = 1/4"),
     (95, "the effective receptive field's share of the gradient (a definition)", PCT),
     # derived facts of the architectures (deterministic; asserted or printed in the chapters' cells)
     (400, "LeNet: 16·5·5 flattened features"), (48_120, "LeNet: fc1's parameters 400·120 + 120"),

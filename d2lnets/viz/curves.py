@@ -30,19 +30,38 @@ def _check(label, h, metrics) -> None:
                          "has train_loss, train_acc, test_acc, examples_per_sec and seconds")
 
 
+def _check_marks(marks, metrics) -> dict[str, dict[str, float]]:
+    if marks is None:
+        return {}
+    if not isinstance(marks, dict) or not all(isinstance(m, dict) for m in marks.values()):
+        raise TypeError(f"marks must be {{metric: {{label: y}}}}, e.g. {{'train_loss': {{'ln 10': 2.303}}}}, got "
+                        f"{short(marks)}")
+    unknown = [m for m in marks if m not in metrics]
+    if unknown:
+        raise ValueError(f"marks names the metric {unknown[0]!r}, which is not drawn; the panels are {metrics}")
+    for lines in marks.values():
+        for text, y in lines.items():
+            if not isinstance(text, str) or isinstance(y, bool) or not isinstance(y, (int, float)):
+                raise TypeError(f"each mark is a label and a number, e.g. {{'ln 10': 2.303}}, got {text!r}: {short(y)}")
+    return marks
+
+
 def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "train_acc", "test_acc"),
-                   figsize_per_plot: tuple[float, float] = (3.5, 2.8), *, title: str | None = None) -> Figure:
+                   figsize_per_plot: tuple[float, float] = (3.5, 2.8), *, title: str | None = None,
+                   marks: dict[str, dict[str, float]] | None = None) -> Figure:
     """Compare training runs side by side, one panel per metric: ``{"label": History, ...}``.
 
     A label may hold a list of Histories, the same run over several seeds: its curve is then their
     mean, with the band from their minimum to their maximum shaded around it (the runs must have
-    the same points). ``title`` says above the panels what was trained.
+    the same points). ``title`` says above the panels what was trained. ``marks`` draws labelled
+    horizontal lines on a metric's panel: ``{"train_loss": {"ln 10: a uniform guess": 2.303}}``.
     """
     if not isinstance(histories, dict) or not histories:
         raise TypeError(f"histories must be a non-empty dict of runs, {{label: History}} or {{label: [History, "
                         f"...]}} (one per seed), e.g. {{'lr 0.1': history}}, got {short(histories)}")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     runs = {label: (list(h) if isinstance(h, (list, tuple)) else [h]) for label, h in histories.items()}
+    marks = _check_marks(marks, metrics)
     for label, hs in runs.items():
         if not hs:
             raise ValueError(f"histories[{label!r}] is an empty list: give its runs, one per seed")
@@ -67,6 +86,10 @@ def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "tra
                                 linewidth=0)
             if dense:
                 ax.set_xlim(left=0)
+        for text, y in marks.get(metric, {}).items():
+            ax.axhline(y, color="gray", linestyle="--", linewidth=1)
+            ax.annotate(text, (1, y), xycoords=("axes fraction", "data"), xytext=(-3, 2), textcoords="offset points",
+                        ha="right", va="bottom", fontsize=7, color="dimgray")
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
