@@ -28,7 +28,7 @@ PROFILE_BRANCH = re.compile(r"\bP\.choose\(|\.is_smoke\b|\bprofile\(\)\.name\b|\
 PROVENANCE = re.compile(r"#.*\b(?:measured|H100|H200|A100|V100|sweep|seed spread|this machine|on a GPU)\b",
                         re.IGNORECASE)
 # (issue 24 in progress: each chapter joins this list as it is converted; at the end the list goes)
-CONVERTED: list[str] = []
+CONVERTED: list[str] = ["06_comparison", "07_alexnet_colour"]
 
 
 def _tags(cell) -> set[str]:
