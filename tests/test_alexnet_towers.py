@@ -199,9 +199,11 @@ def test_train_ch5_trains_the_towers_where_they_are(monkeypatch):
     assert [d.type for d in two.devices] == ["cpu", "cpu"]
     for k, v in one.state_dict().items():
         torch.testing.assert_close(two.state_dict()[k], v, atol=1e-5, rtol=1e-5, msg=k)
-    with pytest.raises(ValueError, match=r"spread over cpu, cpu and takes its input on cpu; train it with "
-                                         r"device='cpu' \(got 'meta'\)"):
-        d2l.train_ch5(two, batches, batches[:1], 1, lr=0.01, device="meta", verbose=False, plot=False)
+    # as if its first tower were on another device than the one asked for
+    monkeypatch.setattr(type(two), "devices", property(lambda self: (torch.device("cpu:1"), torch.device("cpu"))))
+    with pytest.raises(ValueError, match=r"spread over cpu:1, cpu and takes its input on cpu:1; train it with "
+                                         r"device='cpu:1' \(got 'cpu'\)"):
+        d2l.train_ch5(two, batches, batches[:1], 1, lr=0.01, device="cpu", verbose=False, plot=False)
 
 
 def test_two_cpu_devices_match_one_device_outputs_and_gradients():
