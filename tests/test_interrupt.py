@@ -25,8 +25,11 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a pro
 
 def interrupted(command: list[str], busy: Path, cwd: Path, env: dict | None = None, timeout: float = 120):
     """Run ``command``; once ``busy`` exists, Ctrl-C it. Returns (exit status, stdout, stderr)."""
+    # SIGINT as a terminal leaves it: a suite started in the background of a script (`cmd &`) inherits it
+    # ignored, and Python started with it ignored never raises KeyboardInterrupt
     process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})}, start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     while not busy.exists():
         if process.poll() is not None or time.monotonic() > deadline:
