@@ -4,6 +4,7 @@ import ast
 import inspect
 import math
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -172,3 +173,31 @@ def test_the_count_catches_a_read_in_every_step(what, monkeypatch):
     else:
         monkeypatch.setitem(READ_EVERY, "cpu", 50)
     assert _reads_per_epoch(monkeypatch, *_data("loader", 100)) > 6 + math.ceil(100 / 50)
+
+
+def test_a_slow_live_plot_is_not_redrawn_every_step(monkeypatch):
+    """The live plot redraws at most once a second and spends at most a fifth of the time drawing: a
+    figure that takes two seconds to draw is not drawn at every step."""
+    clock = [0.0]
+    monkeypatch.setattr(hooks.time, "perf_counter", lambda: clock[0])
+    draws = []
+
+    class SlowAnimator:
+        def add(self, *args, **kwargs):
+            pass
+
+        def draw(self):
+            draws.append(clock[0])
+            clock[0] += 2.0  # drawing takes two seconds
+
+    show = hooks.ShowProgress(verbose=False, plot=False)
+    show.on_fit_start(SimpleNamespace(main=True))
+    show.animator = SlowAnimator()
+    history = SimpleNamespace(step=[], step_epoch=[], step_loss=[], step_acc=[])
+    for step in range(200):  # a step of 0.1 s
+        clock[0] += 0.1
+        for name in ("step", "step_epoch", "step_loss", "step_acc"):
+            getattr(history, name).append(step)
+        show.on_step_end(SimpleNamespace(history=history, seen=None))
+    steps_between = [round((b - a - 2.0) / 0.1) for a, b in zip(draws, draws[1:])]
+    assert len(draws) >= 3 and min(steps_between) >= 80, steps_between  # 8 s of training per 2 s drawing

@@ -209,7 +209,8 @@ class ShowProgress(Hook):
                                      legend=["train loss", "train acc", "test acc"])
             total = run.num_batches and run.num_epochs * run.num_batches
             self.bar = Progress(total)
-        self.points, self.drawn = 0, 0.0  # step points plotted; when the plot was last redrawn
+        self.points = 0  # step points plotted
+        self.drawn, self.draw_seconds = 0.0, 0.0  # the last redraw: when it ended, what it cost
 
     def on_epoch_start(self, run) -> None:
         if self.animator is not None and self.points == 0 and run.history.num_epochs:  # a resumed run
@@ -223,10 +224,14 @@ class ShowProgress(Hook):
             loss = f", loss {run.seen[0] / run.seen[2]:.3f}" if run.seen and run.seen[2] else ""
             self.bar.update(run.step, f"epoch {run.epoch + 1}/{run.num_epochs}{loss}")
         if self.animator is not None and len(run.history.step) > self.points:
+            # at most once a second (and after every epoch), and drawing at most a fifth of the time: a
+            # figure that takes a second to draw (a busy machine, a remote kernel) is not drawn every step
             now = time.perf_counter()
-            redraw = now - self.drawn > 1.0  # at most once a second (and after every epoch)
+            redraw = now - self.drawn > max(1.0, 4 * self.draw_seconds)
             self._plot_points(run, draw=redraw)
-            self.drawn = now if redraw else self.drawn
+            if redraw:
+                self.drawn = time.perf_counter()
+                self.draw_seconds = self.drawn - now
 
     def on_epoch_end(self, run) -> None:
         h = run.history
