@@ -68,6 +68,7 @@ from .train import (
 from .viz import (
     Animator,
     draw_architecture,
+    draw_dense_block,
     one_cycle,
     plot_histories,
     plot_one_cycle,
@@ -93,7 +94,8 @@ __all__ = [
     "Accumulator", "CheckpointError", "History", "Hook", "Timer", "TrainingDivergedError", "evaluate_accuracy",
     "train_ch5", "precision", "Profile", "default_device", "profile", "set_seed", "try_gpu",
     # pictures
-    "Animator", "confusion_matrix", "draw_architecture", "one_cycle", "plot_histories", "plot_one_cycle", "predict",
+    "Animator", "confusion_matrix", "draw_architecture", "draw_dense_block", "one_cycle", "plot_histories",
+    "plot_one_cycle", "predict",
     "show_feature_maps", "show_figure", "show_filters", "show_images", "show_mistakes", "show_predictions",
     "show_receptive_field",
     # saved models, records, recipes, the closing chapter

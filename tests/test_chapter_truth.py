@@ -417,3 +417,78 @@ def _with(nb, sentence):
     nb = copy.deepcopy(nb)
     nb.cells.append(nbformat.v4.new_markdown_cell(sentence))
     return nb
+
+
+# --- wrong sentences seeded into chapters 3, 4 and 5 are caught (issue 24) ---------------------------
+#
+# Each sentence goes into an in-memory copy of the committed chapter, appended to the markdown cell that
+# discusses its result, as a careless edit would put it; the copy must then show a contradiction, while
+# the chapter as committed shows none. A callable builds its sentence from the copy, to quote a verdict
+# the run did not print whatever the run printed.
+
+def _not_printed(name):
+    def sentence(nb):
+        printed = results_of(nb)[name]["verdict"]
+        return "no consistent difference" if printed != "no consistent difference" else "better for every seed"
+    return sentence
+
+
+SEEDED_345 = [
+    # 03: the LRN comparison
+    ("03_vgg", "c21", "Local response normalisation improved the test accuracy a little here "
+                      "(`vgg_lrn_minus_a_test_acc`)."),
+    ("03_vgg", "c21", lambda nb: f"In this run local response normalisation gave "
+                                 f"**{_not_printed('vgg_lrn_minus_a_test_acc')(nb)}**."),
+    ("03_vgg", "c21", "LRN is nearly free: A-LRN's training was hardly slower than A's."),
+    # 04: degradation
+    ("04_resnet", "c13", "The deeper plain network reaches a lower training error than the 8-layer one."),
+    ("04_resnet", "c13", "So the shortcuts help: the deeper residual network beats the 8-layer plain one "
+                         "(`residual32_minus_plain8_train_error`)."),
+    ("04_resnet", "c13", lambda nb: f"The degradation shows here too: `plain32_minus_plain8_train_error` was "
+                                    f"**{_not_printed('plain32_minus_plain8_train_error')(nb)}**."),
+    # 05: DenseNet against ResNet-18; the issue's c17, naming the speed-up it explains
+    ("05_densenet", "c12", "DenseNet's speed-up (`densenet_speedup_over_resnet18`) is modest because BN, ReLU and "
+                           "concatenation overhead eat up its advantage."),
+    ("05_densenet", "c12", "ResNet-18's eleven million parameters buy it a higher accuracy than DenseNet's "
+                           "(`densenet_minus_resnet18_test_acc`)."),
+    ("05_densenet", "c12", lambda nb: f"DenseNet's training was "
+                                      f"**{_not_printed('densenet_speedup_over_resnet18')(nb)}**."),
+]
+
+
+# Where a chapter is committed without outputs (its cpu run still to come), its report cell prints
+# these instead: the verdicts that the measurements beside its recipes lead one to expect.
+PRINTED_345 = {
+    "03_vgg": ("c20", "result: vgg_lrn_minus_a_test_acc = -0.0003 (min -0.004, max 0.003 over 3 seeds)\n"
+                      "verdict: vgg_lrn_minus_a_test_acc (local response normalisation): no consistent difference "
+                      "(mean ...)\nresult: vgg_lrn_slowdown = 1.2× (min 1.1, max 1.3 over 3 seeds)\n"
+                      "verdict: vgg_lrn_slowdown (A-LRN's training): slower for every seed (mean ...)\n"),
+    "04_resnet": ("c14", "result: plain32_minus_plain8_train_error = 0.18 (min 0.17, max 0.19 over 3 seeds)\n"
+                         "verdict: plain32_minus_plain8_train_error (the deeper plain network): higher for every "
+                         "seed (mean ...)\nresult: residual32_minus_plain32_train_error = -0.18 (min -0.19, max "
+                         "-0.18 over 3 seeds)\nverdict: residual32_minus_plain32_train_error (the shortcuts): lower "
+                         "for every seed (mean ...)\nresult: residual32_minus_plain8_train_error = -0.001 (min "
+                         "-0.011, max 0.004 over 3 seeds)\nverdict: residual32_minus_plain8_train_error (the deeper "
+                         "residual network): no consistent difference (mean ...)\n"),
+    "05_densenet": ("c11-results", "result: densenet_minus_resnet18_test_acc = -0.002 (min -0.004, max 0.001 over 3 "
+                                   "seeds)\nverdict: densenet_minus_resnet18_test_acc (DenseNet's test accuracy): no "
+                                   "consistent difference (mean ...)\nresult: densenet_speedup_over_resnet18 = 2.5× "
+                                   "(min 2.4, max 2.5 over 3 seeds)\nverdict: densenet_speedup_over_resnet18 "
+                                   "(DenseNet's training): faster for every seed (mean ...)\n"),
+}
+
+
+@pytest.mark.parametrize("chapter, cell_id, sentence", SEEDED_345,
+                         ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(SEEDED_345)])
+def test_wrong_sentences_seeded_into_chapters_3_to_5_are_caught(chapter, cell_id, sentence):
+    nb = _read(ROOT / "chapters" / f"{chapter}.ipynb")
+    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        report_id, printed = PRINTED_345[chapter]
+        (report,) = [c for c in nb.cells if c.get("id") == report_id]
+        report.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    assert not contradictions(nb)
+    text = sentence(nb) if callable(sentence) else sentence
+    (cell,) = [c for c in nb.cells if c.get("id") == cell_id]
+    cell.source += "\n\n" + text
+    found = contradictions(nb)
+    assert len(found) == 1 and text.replace("**", "") in found[0].replace("**", ""), found

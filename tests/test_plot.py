@@ -91,3 +91,18 @@ def test_marks_draw_labelled_lines_on_their_panel():
         d2l.plot_histories({"classic": h}, marks={"train_loss": {"ln 10": "2.3"}})
     with pytest.raises(TypeError, match="marks must be"):
         d2l.plot_histories({"classic": h}, marks={"train_loss": 2.3})
+
+
+def test_errors_are_one_minus_the_accuracy_and_smoothing_averages_the_last_points():
+    h = d2l.History(train_loss=[1.0, 0.5], train_acc=[0.5, 0.7], test_acc=[0.4, 0.6],
+                    step=[1, 2, 3, 4], step_epoch=[0.5, 1.0, 1.5, 2.0], step_loss=[1.2, 0.9, 0.6, 0.4],
+                    step_acc=[0.4, 0.6, 0.65, 0.75])
+    fig = d2l.plot_histories({"run": h}, metrics=("train_error", "test_error"), smooth=2)
+    train, test = (ax.get_lines()[0].get_ydata() for ax in fig.axes)
+    assert list(train) == pytest.approx([0.6, 0.5, 0.375, 0.3])   # 1 - acc, over the last two points
+    assert list(test) == pytest.approx([0.6, 0.4])                 # per epoch: nothing to smooth
+    assert [ax.get_title() for ax in fig.axes] == ["train error", "test error"]
+    with pytest.raises(ValueError, match="smooth must be a positive integer"):
+        d2l.plot_histories({"run": h}, smooth=0)
+    with pytest.raises(ValueError, match="no metric 'valid_error'"):
+        d2l.plot_histories({"run": h}, metrics=("valid_error",))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..core.validate import short
+from ..core.validate import as_int, short
 from .show import show_figure
 
 __all__ = ["plot_histories"]
@@ -14,20 +14,28 @@ __all__ = ["plot_histories"]
 _STEPS_OF = {"train_loss": "step_loss", "train_acc": "step_acc"}  # recorded every few steps as well
 
 
-def _curve(h, metric: str) -> tuple[list[float], list[float], bool]:
-    """(x, y, every few steps?) of one History's metric: the step points where it has them."""
+def _curve(h, metric: str, smooth: int = 1) -> tuple[list[float], list[float], bool]:
+    """(x, y, every few steps?) of one History's metric: the step points where it has them, averaged
+    over the last ``smooth`` of them. A metric ``*_error`` is one minus its ``*_acc``."""
+    if metric.endswith("_error"):
+        x, y, dense = _curve(h, metric.removesuffix("_error") + "_acc", smooth)
+        return x, [1 - v for v in y], dense
     steps = getattr(h, _STEPS_OF.get(metric, ""), None)
     if steps and len(getattr(h, "step_epoch", [])) == len(steps):
-        return list(h.step_epoch), list(steps), True
+        steps = [sum(steps[max(0, j - smooth + 1):j + 1]) / len(steps[max(0, j - smooth + 1):j + 1])
+                 for j in range(len(steps))]
+        return list(h.step_epoch), steps, True
     values = getattr(h, metric)
     return list(range(1, len(values) + 1)), list(values), False
 
 
 def _check(label, h, metrics) -> None:
-    bad = [m for m in metrics if not isinstance(getattr(h, m, None), list)]
+    bad = [m for m in metrics if not isinstance(getattr(h, m.removesuffix("_error") + "_acc" if m.endswith("_error")
+                                                       else m, None), list)]
     if bad:
         raise ValueError(f"histories[{label!r}] ({type(h).__name__}) has no metric {bad[0]!r}; a History "
-                         "has train_loss, train_acc, test_acc, examples_per_sec and seconds")
+                         "has train_loss, train_acc, test_acc, examples_per_sec and seconds (and train_error, "
+                         "test_error: one minus the accuracy)")
 
 
 def _check_marks(marks, metrics) -> dict[str, dict[str, float]]:
@@ -48,18 +56,21 @@ def _check_marks(marks, metrics) -> dict[str, dict[str, float]]:
 
 def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "train_acc", "test_acc"),
                    figsize_per_plot: tuple[float, float] = (3.5, 2.8), *, title: str | None = None,
-                   marks: dict[str, dict[str, float]] | None = None) -> Figure:
+                   marks: dict[str, dict[str, float]] | None = None, smooth: int = 1) -> Figure:
     """Compare training runs side by side, one panel per metric: ``{"label": History, ...}``.
 
     A label may hold a list of Histories, the same run over several seeds: its curve is then their
     mean, with the band from their minimum to their maximum shaded around it (the runs must have
-    the same points). ``title`` says above the panels what was trained. ``marks`` draws labelled
-    horizontal lines on a metric's panel: ``{"train_loss": {"ln 10: a uniform guess": 2.303}}``.
+    the same points). ``title`` says above the panels what was trained. ``train_error`` and
+    ``test_error`` are one minus the accuracies; ``smooth`` averages each curve recorded every few
+    steps over its last ``smooth`` points (a moving average, fewer at the start). ``marks`` draws
+    labelled horizontal lines on a metric's panel: ``{"train_loss": {"ln 10: a uniform guess": 2.303}}``.
     """
     if not isinstance(histories, dict) or not histories:
         raise TypeError(f"histories must be a non-empty dict of runs, {{label: History}} or {{label: [History, "
                         f"...]}} (one per seed), e.g. {{'lr 0.1': history}}, got {short(histories)}")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    smooth = as_int(smooth, "smooth", hint=" (how many step points to average; 1 for none)")
     runs = {label: (list(h) if isinstance(h, (list, tuple)) else [h]) for label, h in histories.items()}
     marks = _check_marks(marks, metrics)
     for label, hs in runs.items():
@@ -71,7 +82,7 @@ def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "tra
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
         for color, (label, hs) in enumerate(runs.items()):
-            curves = [_curve(h, metric) for h in hs]
+            curves = [_curve(h, metric, smooth) for h in hs]
             x, _, dense = curves[0]
             if any(c[0] != x for c in curves):
                 raise ValueError(f"the runs of {label!r} have different points for {metric}: they must train the "
