@@ -30,6 +30,7 @@ PROVENANCE = re.compile(r"#.*\b(?:measured|H100|H200|A100|V100|sweep|seed spread
 # (issue 24 in progress: each chapter joins this list as it is converted; at the end the list goes)
 CONVERTED: list[str] = ["01_lenet", "02_alexnet"]
 CONVERTED += ["03_vgg", "04_resnet", "05_densenet"]   # issue 24: chapters 3-5 (branch ch345)
+CONVERTED += ["06_comparison", "07_alexnet_colour"]   # issue 24: chapters 6-7 (branch ch67)
 
 
 def _tags(cell) -> set[str]:

@@ -105,6 +105,8 @@ def smoke_runs(tmp_path, monkeypatch):
     monkeypatch.delenv("D2LNETS_RUNS", raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert d2l.runs_dir().parent == tmp_path
+    # no records but the test's own: the checkout's (make results') are never read
+    monkeypatch.setattr(d2l.records, "results_file", lambda: tmp_path / "no-records.jsonl")
     return d2l.runs_dir()
 
 
@@ -123,7 +125,8 @@ def test_a_saved_model_is_loaded_instead(smoke_runs):
     net, meta, message = compare.saved_or_trained(d2l.recipe("01_lenet").make_net(), "01_lenet", trained)
     assert net is not trained and meta["accuracy"] == 0.875
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), saved.state_dict().values()))
-    assert message == "01_lenet: loaded 01_lenet-smoke.pt (LeNet (modern), test accuracy 0.875 in its chapter)"
+    assert message == ("01_lenet: loaded 01_lenet-smoke.pt (LeNet (modern)), test accuracy 0.875 in the run that "
+                       "saved it; no recorded result of 01_lenet to compare with (make results keeps them)")
     # another profile's model is not this profile's
     net, meta, message = compare.saved_or_trained(d2l.models.lenet(variant="modern"), "01_lenet", trained,
                                                   profile="cpu")
@@ -197,3 +200,215 @@ def test_imagenet_batches_pass_the_loaders_epoch_and_device_on():
     assert train_iter.epoch == 1 and not torch.equal(torch.cat([y for _, y in batches]), first)   # reshuffled
     moved = batches.to("cpu")
     assert isinstance(moved, compare.ImageNetBatches) and moved.size == 32 and len(moved) == 4
+
+
+# --- a saved model is used only when it is its chapter's recorded run --------------------------------
+
+def _records(path, **accuracies):
+    """A records file as make results keeps it: one result record per chapter, in the smoke profile."""
+    import json
+
+    path.write_text("".join(json.dumps({"schema": 2, "kind": "result", "chapter": chapter, "profile": "smoke",
+                                        "model": "m", "test_acc": acc}) + "\n" for chapter, acc in accuracies.items()))
+    return path
+
+
+def test_a_saved_model_with_its_chapters_recorded_accuracy_is_loaded(smoke_runs, tmp_path):
+    d2l.save_model(d2l.models.lenet(variant="modern"), "01_lenet", accuracy=0.891234)
+    records = _records(tmp_path / "records.jsonl", **{"01_lenet": 0.8912})     # rounded as records keep it
+    trained = d2l.models.lenet(variant="modern")
+    net, meta, message = compare.saved_or_trained(d2l.models.lenet(variant="modern"), "01_lenet", trained,
+                                                  records=records)
+    assert net is not trained and meta["recorded"] == 0.8912
+    assert message == ("01_lenet: loaded 01_lenet-smoke.pt (LeNet (modern)), test accuracy 0.891 in its chapter: "
+                       "its recorded result")
+
+
+def test_a_saved_model_from_another_run_is_not_used_and_both_numbers_are_named(smoke_runs, tmp_path):
+    """The issue's case: 02_alexnet-cpu.pt from an older chapter 2 (0.902) while the chapter recorded 0.891."""
+    d2l.save_model(d2l.models.lenet(variant="modern"), "02_alexnet", accuracy=0.902)
+    records = _records(tmp_path / "records.jsonl", **{"01_lenet": 0.5, "02_alexnet": 0.891})
+    trained = d2l.models.lenet(variant="modern")
+    net, meta, message = compare.saved_or_trained(d2l.models.lenet(variant="modern"), "02_alexnet", trained,
+                                                  records=records)
+    assert net is trained and meta is None
+    assert "not loading 02_alexnet-smoke.pt" in message and "0.902" in message and "recorded result 0.891" in message
+    assert "using the network trained above" in message
+    # a file saved without its accuracy cannot be checked: not used either
+    d2l.save_model(d2l.models.lenet(variant="modern"), "02_alexnet")
+    net, meta, message = compare.saved_or_trained(d2l.models.lenet(variant="modern"), "02_alexnet", trained,
+                                                  records=records)
+    assert net is trained and "records no test accuracy" in message and "0.891" in message
+
+
+def test_without_a_record_the_saved_model_is_loaded_and_the_message_says_so(smoke_runs, tmp_path):
+    d2l.save_model(d2l.models.lenet(variant="modern"), "01_lenet", accuracy=0.875)
+    records = _records(tmp_path / "records.jsonl", **{"02_alexnet": 0.891})    # another chapter's only
+    net, meta, message = compare.saved_or_trained(d2l.models.lenet(variant="modern"), "01_lenet",
+                                                  d2l.models.lenet(variant="modern"), records=records)
+    assert meta["recorded"] is None and "test accuracy 0.875 in the run that saved it" in message
+    assert "no recorded result of 01_lenet" in message
+    assert compare.saved_or_trained(d2l.models.lenet(variant="modern"), "01_lenet", d2l.models.lenet(
+        variant="modern"), records=tmp_path / "absent.jsonl")[1]["recorded"] is None
+
+
+def test_the_latest_record_of_the_chapter_in_the_profile_counts(tmp_path):
+    import json
+
+    from d2lnets.train.records import recorded_result
+
+    path = tmp_path / "records.jsonl"
+    lines = [{"kind": "result", "chapter": "02_alexnet", "profile": "cpu", "test_acc": 0.902},
+             {"kind": "report", "chapter": "02_alexnet", "profile": "cpu", "name": "x", "value": 1},
+             {"chapter": "02_alexnet", "wall_seconds": 60.0},
+             {"kind": "result", "chapter": "02_alexnet", "profile": "smoke", "test_acc": 0.3},
+             {"kind": "result", "chapter": "02_alexnet", "profile": "cpu", "test_acc": 0.891}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"chapter": "02_al')   # cut short
+    assert recorded_result("02_alexnet", "cpu", path)["test_acc"] == 0.891
+    assert recorded_result("02_alexnet", "smoke", path)["test_acc"] == 0.3
+    assert recorded_result("01_lenet", "cpu", path) is None and recorded_result("02_alexnet", "full", path) is None
+
+
+# --- ties: differences within the seed spread are not ranks ---------------------------------------------
+
+def test_a_ranking_prints_ties_within_the_spread():
+    acc = {"LeNet": 0.857, "AlexNet": 0.838, "VGG-11": 0.891, "ResNet-18": 0.882, "DenseNet": 0.882}
+    assert compare.ranking(acc) == "VGG-11 > ResNet-18 ≈ DenseNet > LeNet > AlexNet"   # equal values tie
+    assert compare.ranking(acc, tie=0.011) == "VGG-11 ≈ ResNet-18 ≈ DenseNet > LeNet > AlexNet"
+    assert compare.ranking(acc, tie=0.02) == "VGG-11 ≈ ResNet-18 ≈ DenseNet > LeNet ≈ AlexNet"
+    # a group is measured from its first member: 0.891, 0.882 tie, but 0.870 is 0.021 below the best
+    assert compare.ranking({"a": 0.891, "b": 0.882, "c": 0.870}, tie=0.011) == "a ≈ b > c"
+    assert compare.ranking({"x": 3.0, "y": 1.0}, descending=False) == "y < x"
+    with pytest.raises(ValueError, match="tie"):
+        compare.ranking(acc, tie=-0.1)
+
+
+# --- the scatter's labels: beside their points, never on each other, inside the axes --------------------
+
+def _crowded_rows():
+    """The run whose labels collided ("DenseNetResNet-18"), with a point at the axes' corner besides."""
+    return [compare.Row("LeNet", 28, 61_706, 416_520, 60_416, 0.9, 0.857),
+            compare.Row("AlexNet", 32, 7_507_050, 79_509_504, 951_296, 22.8, 0.838),
+            compare.Row("VGG-11", 32, 613_802, 9_619_968, 489_472, 4.6, 0.891),
+            compare.Row("ResNet-18", 32, 11_178_378, 35_410_944, 598_016, 16.5, 0.882),
+            compare.Row("DenseNet", 32, 758_226, 14_344_112, 762_880, 7.6, 0.882)]
+
+
+def test_the_labels_never_collide_nor_leave_the_axes():
+    from d2lnets.viz.labels import label_boxes
+
+    drawn = compare.plot_accuracy_vs_cost(_crowded_rows(), show=False)
+    for ax, cost in zip(drawn.fig.axes, ("macs", "seconds_per_epoch")):
+        boxes = label_boxes(ax)
+        assert sorted(boxes) == sorted(r.name for r in _crowded_rows())
+        frame, figure = ax.get_window_extent(), drawn.fig.bbox
+        for name, box in boxes.items():
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, name
+            assert figure.x0 <= box.x0 and box.x1 <= figure.x1 and figure.y0 <= box.y0 and box.y1 <= figure.y1
+        pairs = [(a, b) for a in boxes for b in boxes if a < b and boxes[a].overlaps(boxes[b])]
+        assert not pairs, pairs
+        for name, (x, y) in drawn.points[cost].items():   # each label sits next to its own point
+            px, py = ax.transData.transform((x, y))
+            box = boxes[name]
+            assert box.x0 - 12 <= px <= box.x1 + 12 and box.y0 - 12 <= py <= box.y1 + 12, name
+
+
+def test_the_overlap_check_catches_labels_written_at_one_offset():
+    """What the test above rules out happens without place_labels: the old annotate(xytext=(4, 4))."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2, 3.4), layout="constrained")
+    ax = fig.subplots()
+    rows = _crowded_rows()
+    for r in rows:
+        ax.plot([r.macs], [r.test_acc], "o")
+        ax.annotate(r.name, (r.macs, r.test_acc), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw_without_rendering()
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    frame = ax.get_window_extent(renderer)
+    assert boxes["DenseNet"].overlaps(boxes["ResNet-18"]) or any(
+        b.x1 > frame.x1 for b in boxes.values())   # colliding, or clipped at the right
+
+
+def test_place_labels_says_what_it_takes():
+    from matplotlib.figure import Figure
+
+    from d2lnets.viz.labels import place_labels
+
+    with pytest.raises(TypeError, match="name: "):
+        place_labels(Figure().subplots(), [(1, 2)])
+
+
+# --- ImageNet's weights: fine-tuned only from a real file, never from a stand-in --------------------------
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """torch's hub cache in a folder of the test's (a learner's cache is never read or written)."""
+    folder = tmp_path / "hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(folder))
+    return folder
+
+
+def _pretrained_cell():
+    import nbformat
+
+    nb = nbformat.read(compare_chapter(), as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "imagenet_weights(" in c.source
+                and "verify" not in c.metadata.get("tags", []))
+
+
+def compare_chapter():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "chapters" / "06_comparison.ipynb"
+
+
+def _run_cell(monkeypatch, capsys):
+    """The chapter's own fine-tuning cell, in the smoke profile (its settings: 2 steps at 32 px)."""
+    monkeypatch.setenv("D2LNETS_PROFILE", "smoke")
+    monkeypatch.setenv("D2LNETS_RESULTS", "")
+    namespace = {"d2l": d2l, "compare": compare, "torch": torch}
+    exec(compile(_pretrained_cell(), "06_comparison: the fine-tuning cell", "exec"), namespace)
+    return namespace, capsys.readouterr().out
+
+
+def test_without_the_weights_the_cell_says_so_and_prints_no_number(hub, monkeypatch, capsys):
+    assert compare.imagenet_weights("resnet18") is None
+    namespace, out = _run_cell(monkeypatch, capsys)
+    assert f"No ImageNet weights for resnet18: {hub / 'checkpoints' / 'resnet18-f37072fd.pth'} does not exist" in out
+    assert 'torchvision.models.resnet18(weights="DEFAULT")' in out and "from random weights" in out
+    assert "result: finetune_acc = not measured: no ImageNet weights here" in out
+    assert "result: finetune_random_acc = not measured" in out
+    assert "tuned" not in namespace                            # nothing was trained
+    assert not any(c.isdigit() for line in out.splitlines() if line.startswith("result:") for c in line)
+
+
+def test_with_the_weights_the_cell_fine_tunes_from_them_and_from_random_ones(hub, monkeypatch, capsys):
+    (hub / "checkpoints").mkdir(parents=True)
+    d2l.set_seed(3)
+    state = torchvision.models.resnet18().state_dict()        # the right shape: what the cache would hold
+    torch.save(state, hub / "checkpoints" / "resnet18-f37072fd.pth")
+    assert compare.imagenet_weights("resnet18") == hub / "checkpoints" / "resnet18-f37072fd.pth"
+    loaded = []
+    load = compare.load_torchvision
+    monkeypatch.setattr(compare, "load_torchvision", lambda *a, **k: loaded.append(a) or load(*a, **k))
+    namespace, out = _run_cell(monkeypatch, capsys)
+    assert loaded == [("resnet18", hub / "checkpoints" / "resnet18-f37072fd.pth")]
+    tuned, scratch = namespace["tuned"], namespace["scratch"]
+    assert f"result: finetune_acc = {d2l.records._fmt(tuned.final['test_acc'])}" in out
+    assert f"result: finetune_random_acc = {d2l.records._fmt(scratch.final['test_acc'])}" in out
+    assert "No ImageNet weights" not in out
+    T = d2l.recipe("06_comparison", "pretrained", profile="smoke")
+    assert tuned.num_epochs == scratch.num_epochs == T.num_epochs
+
+
+def test_a_file_of_the_wrong_network_in_the_cache_is_an_error_not_a_result(hub, monkeypatch, capsys):
+    (hub / "checkpoints").mkdir(parents=True)
+    torch.save(torchvision.models.resnet34().state_dict(), hub / "checkpoints" / "resnet18-f37072fd.pth")
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        _run_cell(monkeypatch, capsys)
+    with pytest.raises(ValueError, match="torchvision model with ImageNet weights"):
+        compare.imagenet_weights("lenet")

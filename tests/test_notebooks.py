@@ -168,3 +168,48 @@ def test_run_cells_runs_a_notebooks_code_in_order_without_jupyter(tmp_path, monk
     nb["cells"].pop()
     path.write_text(json.dumps(nb))
     assert notebooks.run_cells(path, "smoke") >= 0
+
+
+# --- the closing chapter is stale when a chapter it loads is re-run alone ------------------------------
+
+def test_the_closing_chapter_loads_the_models_of_the_chapters_before_it():
+    assert notebooks.closing_chapters() == {
+        "06_comparison": ("01_lenet", "02_alexnet", "03_vgg", "04_resnet", "05_densenet")}
+
+
+def test_re_running_a_chapter_alone_marks_the_closing_chapter_stale_until_it_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)      # .results.jsonl goes here
+    monkeypatch.setenv("D2LNETS_PROFILE", "cpu")
+    monkeypatch.setenv("D2LNETS_RESULTS", "")   # main() sets it: put back afterwards
+
+    def run_notebook(path, profile):
+        if path.stem != "06_comparison":
+            d2l.record_result(path.stem, "TestNet", 28, _history())
+        return 12.0
+
+    monkeypatch.setattr(notebooks, "run_notebook", run_notebook)
+    results = tmp_path / "RESULTS.md"
+    chapters = [tmp_path / f"{c}.ipynb" for c in ("01_lenet", "02_alexnet", "03_vgg", "04_resnet", "05_densenet",
+                                                  "06_comparison")]
+    notebooks.main(["--profile", "cpu", "--results", str(results), *map(str, chapters)])   # make results: in order
+    text = results.read_text()
+    assert "stale" not in text
+    assert "| 06_comparison | (no main run: it compares the chapters' networks) | | | | | 12 s | | |" in text
+    notebooks.main(["--profile", "cpu", "--results", str(results), str(chapters[1])])        # chapter 2 alone
+    text = results.read_text()
+    assert "**06_comparison is stale**: 02_alexnet ran again after it" in text
+    assert "d2lnets results chapters/06_comparison.ipynb" in text
+    notebooks.main(["--profile", "cpu", "--results", str(results), str(chapters[3]), str(chapters[0])])
+    assert "**06_comparison is stale**: 01_lenet, 02_alexnet, 04_resnet ran again after it" in results.read_text()
+    notebooks.main(["--profile", "cpu", "--results", str(results), str(chapters[5])])        # the closing chapter
+    assert "stale" not in results.read_text()
+    # a chapter it does not load (the appendix) leaves it as it is
+    notebooks.main(["--profile", "cpu", "--results", str(results), str(tmp_path / "03_other.ipynb")])
+    assert "stale" not in results.read_text()
+
+
+def test_stale_chapters_reads_the_order_of_the_records():
+    records = [{"chapter": "01_lenet"}, {"chapter": "06_comparison"}, {"chapter": "02_alexnet"}]
+    assert notebooks.stale_chapters(records) == {"06_comparison": ["02_alexnet"]}
+    assert notebooks.stale_chapters(records[:2]) == {}
+    assert notebooks.stale_chapters([{"chapter": "02_alexnet"}]) == {}     # never ran: nothing to be stale

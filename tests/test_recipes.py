@@ -133,7 +133,9 @@ def test_chapters_read_their_recipes():
 RUNS_NOTEBOOK_CODE = {"test_exercises.py": "runs the exercise solutions against their checks",
                       "test_checks_delegation.py": "runs the exercise solutions and delegating answers against "
                                                    "their checks",
-                      "test_colab.py": "runs the Colab first cell"}
+                      "test_colab.py": "runs the Colab first cell",
+                      "test_comparison.py": "runs the closing chapter's fine-tuning cell with and without ImageNet's "
+                                            "weights in a test's own hub cache"}
 
 
 def test_no_test_reads_training_values_out_of_the_notebooks():

@@ -2,14 +2,15 @@
 
 - ``cost(net, input_size)``: parameters, multiply-adds and activation memory (from ``summary``);
 - ``Row`` and ``format_table(rows)``: one line per network, cost beside time and accuracy;
-- ``plot_accuracy_vs_cost(rows)``: test accuracy against multiply-adds and seconds per epoch (log);
-- ``saved_or_trained(net, recipe, trained)``: a chapter's saved model where there is one that fits,
-  else the network trained here; says which;
+- ``ranking(values, tie=...)``: names in order, with ``≈`` between those within ``tie`` of each other;
+- ``plot_accuracy_vs_cost(rows)``: test accuracy against multiply-adds and seconds per epoch (log),
+  each point labelled, no two labels on each other;
+- ``saved_or_trained(net, recipe, trained)``: a chapter's saved model where there is one that fits
+  and whose accuracy is its chapter's recorded result, else the network trained here; says which;
 - ``show_confusions({name: predictions})``: confusion matrices side by side;
-- ``to_imagenet(X, size)``, ``ImageNetBatches``: grey Fashion-MNIST batches as ImageNet-style
-  inputs (3 channels, resized, normalised with ImageNet's mean and std);
-- ``load_torchvision(arch, path)``: a torchvision ``state_dict`` file into the course's model of
-  that architecture (through ``d2l.models.from_torchvision``), with a new head for ``num_classes``.
+- ``draw_depth(networks)``: the networks side by side as columns of their layers, to scale in depth;
+- from :mod:`d2lnets.course.pretrained`: ``to_imagenet``, ``ImageNetBatches``, ``load_torchvision``,
+  ``imagenet_weights``, ``no_weights``.
 """
 from __future__ import annotations
 
@@ -17,24 +18,32 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from ..analysis.predictions import Predictions
 from ..analysis.summary import summary
-from ..core.validate import as_int, instance_of, short
-from ..data.image_folder import IMAGENET_MEAN, IMAGENET_STD
-from ..data.loader import normalize
+from ..core.validate import as_float, as_int, instance_of, short
+from ..train.records import recorded_result
 from ..train.saving import ModelMismatchError, load_model
+from ..viz.depth import draw_depth
+from ..viz.labels import place_labels
 from ..viz.mistakes import class_names, draw_confusion
 from ..viz.show import show_figure
+from .pretrained import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageNetBatches,
+    imagenet_weights,
+    load_torchvision,
+    no_weights,
+    to_imagenet,
+)
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConfusionGrid", "CostPlot", "ImageNetBatches", "Row", "cost",
-           "format_table", "load_torchvision", "plot_accuracy_vs_cost", "saved_or_trained", "show_confusions",
-           "to_imagenet"]
+           "draw_depth", "format_table", "imagenet_weights", "load_torchvision", "no_weights", "plot_accuracy_vs_cost",
+           "ranking", "saved_or_trained", "show_confusions", "to_imagenet"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -95,19 +104,22 @@ def plot_accuracy_vs_cost(rows: list[Row], costs=("macs", "seconds_per_epoch"), 
     fig = Figure(figsize=(4.2 * len(costs), 3.4), layout="constrained")
     axes = fig.subplots(1, len(costs), squeeze=False)[0]
     points: dict[str, dict[str, tuple[float, float]]] = {}
+    colours: dict[str, str] = {}
     for ax, c in zip(axes, costs):
         points[c] = {}
         for r in rows:
             x, y = float(getattr(r, c)), float(r.test_acc)
             points[c][r.name] = (x, y)
-            ax.plot([x], [y], "o")
-            ax.annotate(r.name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            colours[r.name] = ax.plot([x], [y], "o")[0].get_color()
         ax.set_xscale("log")
+        ax.margins(x=0.12, y=0.1)
         ax.xaxis.set_minor_formatter(NullFormatter())   # labels at the powers of ten only
         ax.set_xlabel(_COSTS[c] + " (log scale)")
         ax.set_ylabel("test accuracy")
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle("accuracy against cost: further up and to the left is better", fontsize=9)
+    for ax, c in zip(axes, costs):
+        place_labels(ax, points[c], colours=colours)     # beside their points, never on each other, inside the axes
     show_figure(fig, show)
     return CostPlot(fig, points)
 
@@ -115,11 +127,15 @@ def plot_accuracy_vs_cost(rows: list[Row], costs=("macs", "seconds_per_epoch"), 
 # ----------------------------------------------------------------------------------------------
 # saved models and confusion matrices
 # ----------------------------------------------------------------------------------------------
-def saved_or_trained(net: nn.Module, recipe: str, trained: nn.Module, *,
-                     profile: str | None = None) -> tuple[nn.Module, dict | None, str]:
+def saved_or_trained(net: nn.Module, recipe: str, trained: nn.Module, *, profile: str | None = None,
+                     records: str | Path | None = None) -> tuple[nn.Module, dict | None, str]:
     """``(network, meta, message)``: ``net`` with the weights of ``recipe``'s saved model (from
-    ``d2l.load_model``) when one exists and fits, else ``trained`` (and ``meta`` None). The
-    message says which, and why a saved file was not used."""
+    ``d2l.load_model``) when one exists, fits, and holds the accuracy its chapter recorded
+    (``make results`` keeps the records: ``records``, default the repository's
+    :data:`~d2lnets.train.records.RESULTS_FILE`); else ``trained`` (and ``meta`` None). A saved
+    model whose accuracy is not its chapter's recorded result comes from another run of the
+    chapter: it is not used, and the message names both numbers. ``meta["recorded"]`` holds the
+    record's accuracy (None where there is no record). The message says what was done and why."""
     instance_of(trained, nn.Module, "trained", "the network to fall back on (an nn.Module)")
     try:
         meta = load_model(net, recipe, profile=profile)
@@ -127,9 +143,40 @@ def saved_or_trained(net: nn.Module, recipe: str, trained: nn.Module, *,
         return trained, None, f"{recipe}: no saved model; using the network trained above"
     except ModelMismatchError as e:
         return trained, None, f"{recipe}: saved model does not fit ({e}); using the network trained above"
-    acc = meta.get("accuracy")
-    acc = f", test accuracy {acc:.3f} in its chapter" if isinstance(acc, float) else ""
-    return net, meta, f"{recipe}: loaded {Path(meta['path']).name} ({meta.get('model')}{acc})"
+    file, acc = Path(meta["path"]).name, meta.get("accuracy")
+    record = recorded_result(recipe, meta["profile"], records)
+    if record is None:
+        meta["recorded"] = None
+        saved = f"test accuracy {acc:.3f}" if isinstance(acc, float) else "no accuracy"
+        return net, meta, (f"{recipe}: loaded {file} ({meta.get('model')}), {saved} in the run that saved it; "
+                           f"no recorded result of {recipe} to compare with (make results keeps them)")
+    recorded = as_float(record["test_acc"], "the recorded test accuracy")
+    if not isinstance(acc, float) or round(acc, 4) != round(recorded, 4):
+        saved = f"its test accuracy {acc:.3f}" if isinstance(acc, float) else "it records no test accuracy, which"
+        return trained, None, (f"{recipe}: not loading {file}: {saved} is not the chapter's recorded result "
+                               f"{recorded:.3f}, so the file comes from another run of the chapter; using the "
+                               f"network trained above (run {recipe} again to save its model)")
+    meta["recorded"] = recorded
+    return net, meta, (f"{recipe}: loaded {file} ({meta.get('model')}), test accuracy {acc:.3f} in its chapter: "
+                       "its recorded result")
+
+
+def ranking(values: dict[str, float], *, tie: float = 0.0, descending: bool = True) -> str:
+    """The names of ``values`` in order, ``" > "`` between them (``" < "`` with ``descending=False``),
+    or ``" ≈ "`` where a value lies within ``tie`` of the first value of its group: differences as
+    small as the spread over seeds are ties, not ranks."""
+    if not isinstance(values, dict) or not values:
+        raise TypeError(f"values must be a non-empty dict {{name: value}}, got {short(values)}")
+    tie = as_float(tie, "tie", at_least=0)
+    order = sorted(values, key=values.get, reverse=descending)
+    text, first = order[0], values[order[0]]
+    for name in order[1:]:
+        if abs(values[name] - first) <= tie + 1e-12:
+            text += f" ≈ {name}"
+        else:
+            text += f" {'>' if descending else '<'} {name}"
+            first = values[name]
+    return text
 
 
 @dataclass
@@ -161,66 +208,3 @@ def show_confusions(predictions: dict[str, Predictions], *, ncols: int = 3, labe
         ax.set_title(f"{name}: accuracy {p.accuracy:.3f}", fontsize=9)
     show_figure(fig, show)
     return ConfusionGrid(fig, matrices, accuracy)
-
-
-# ----------------------------------------------------------------------------------------------
-# pretrained weights
-# ----------------------------------------------------------------------------------------------
-def to_imagenet(X: Tensor, size: int) -> Tensor:
-    """Grey images ``[B, 1, H, W]`` in [0, 1] as an ImageNet network expects them: the channel
-    repeated three times, resized to ``size`` (bilinear), normalised with ImageNet's mean and std."""
-    if not isinstance(X, Tensor) or X.dim() != 4 or X.shape[1] != 1 or not X.is_floating_point():
-        got = f"{X.dtype} of shape {list(X.shape)}" if isinstance(X, Tensor) else short(X)
-        raise ValueError(f"X must be a batch of grey images [batch, 1, height, width] in [0, 1], got {got}")
-    size = as_int(size, "size")
-    if X.shape[-2:] != (size, size):
-        X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
-    return normalize(X.expand(-1, 3, -1, -1), IMAGENET_MEAN, IMAGENET_STD)
-
-
-class ImageNetBatches:
-    """A loader of grey ``(X, y)`` batches whose ``X`` comes out through :func:`to_imagenet`;
-    ``train_ch5`` and ``d2l.predict`` take it like the loader itself (its shuffle per epoch and its
-    move to the training device included, where the loader has them)."""
-
-    def __init__(self, loader, size: int) -> None:
-        self.loader, self.size = loader, as_int(size, "size")
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.loader, "set_epoch"):
-            self.loader.set_epoch(epoch)
-
-    def to(self, device) -> ImageNetBatches:
-        return ImageNetBatches(self.loader.to(device) if hasattr(self.loader, "to") else self.loader, self.size)
-
-    def __iter__(self):
-        for X, y in self.loader:
-            yield to_imagenet(X, self.size), y
-
-
-def load_torchvision(arch: str, path: str | Path, num_classes: int | None = None) -> nn.Module:
-    """The course's model of torchvision's ``arch`` (e.g. ``"resnet18"``) carrying the weights in
-    ``path`` (a torchvision ``state_dict``, read with ``weights_only=True``), through
-    ``d2l.models.from_torchvision``. ``num_classes``: replace the last linear layer by a new one
-    with that many outputs (for fine-tuning)."""
-    import torchvision
-
-    if not isinstance(arch, str) or not hasattr(torchvision.models, arch):
-        raise ValueError(f"arch must name a torchvision model such as 'resnet18', got {short(arch)}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file {path}: save one with "
-                                f"torch.save(torchvision.models.{arch}().state_dict(), path)")
-    from ..models import from_torchvision
-
-    tv = getattr(torchvision.models, arch)()
-    tv.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    net = from_torchvision(tv.eval())
-    if num_classes is not None:
-        name, last = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
-        parent = net.get_submodule(name.rpartition(".")[0]) if "." in name else net
-        setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, as_int(num_classes, "num_classes")))
-    return net

@@ -41,6 +41,7 @@ __all__ = [
     "BOOK_PARAMS",
     "BOOK_RESIZE",
     "BOOK_TEST_ACC",
+    "BN_PAPER_FEWER_STEPS",
     "CIFAR10",
     "FASHION_MNIST",
     "FLOWERS102",
@@ -48,6 +49,8 @@ __all__ = [
     "LRN_TORCH",
     "LRN_TORCH_DEFAULT",
     "PARAMS",
+    "RESNET_PAPER_TOP1_ERROR",
+    "TORCHVISION_IMAGENET",
     "allowed",
 ]
 
@@ -77,6 +80,19 @@ BOOK_PARAMS = {  # the book's Fashion-MNIST networks: 1 channel, 10 classes (SPE
 }
 ALEXNET_102_PARAMS = {"paper": 57_286_118, "one_tower": 58_699_238}  # Flowers-102 (the Keras write-up's)
 ALEXNET_HALF_5_PARAMS = 14_591_685  # the five-flowers write-up's half-width AlexNet, 5 classes
+
+# --- what the closing chapter's synthesis quotes ----------------------------------------------------
+# torchvision's first ImageNet weights (IMAGENET1K_V1, one recipe for all), as its model table publishes
+# them: top-1 accuracy (%) and multiply-adds per 224-px image in G (torchvision's "GFLOPS", which are
+# d2l.summary's multiply-adds); tests/test_chapter_truth.py checks them against torchvision's metadata
+TORCHVISION_IMAGENET = {
+    "alexnet": (56.522, 0.714), "vgg11": (69.02, 7.609), "vgg11_bn": (70.37, 7.609), "vgg19": (72.376, 19.632),
+    "resnet18": (69.758, 1.814), "resnet34": (73.314, 3.664), "resnet50": (76.13, 4.089),
+    "densenet121": (74.434, 2.834),
+}
+# He et al. 2015, Table 2: ImageNet top-1 error (%, 10-crop testing) of plain and residual networks
+RESNET_PAPER_TOP1_ERROR = {"plain18": 27.94, "plain34": 28.54, "resnet18": 27.88, "resnet34": 25.03}
+BN_PAPER_FEWER_STEPS = 14  # Ioffe & Szegedy 2015 (abstract): Inception's accuracy in 14 times fewer steps
 
 # --- AlexNet (Krizhevsky, Sutskever, Hinton 2012) ------------------------------------------------
 LRN_PAPER = {"k": 2, "n": 5, "alpha": 1e-4, "beta": 0.75}  # paper §3.3
@@ -138,7 +154,8 @@ _ALLOWED: list[tuple] = [
     (32, "DenseNet's growth rate; CIFAR-10's 32 px"), (74.4, "torchvision: densenet121 top-1 (74.434 %)", PCT),
     (76.1, "torchvision: resnet50 top-1 (76.13 %)", PCT),
     # parameter counts
-    *[(v, f"parameters: {k}") for k, v in {**PARAMS, **BOOK_PARAMS}.items()],
+    *[(v, f"parameters: {k}") for k, v in PARAMS.items()],     # (both: the two lists share a name, resnet18)
+    *[(v, f"parameters: the book's {k}") for k, v in BOOK_PARAMS.items()],
     *[(v, f"parameters: AlexNet with 102 classes, {k}") for k, v in ALEXNET_102_PARAMS.items()],
     (ALEXNET_HALF_5_PARAMS, "parameters: the half-width AlexNet with 5 classes"),
     # datasets
@@ -188,6 +205,14 @@ _ALLOWED: list[tuple] = [
     (101, "ResNet-101's layers"), (40, "LRN worked example's activations (10, 20, 30, 40, 50)"),
     (50, "LRN worked example's activations"), (30, "LRN worked example's activations"),
     (580, "the GTX 580, the paper's GPU (a name)"),
+    # the closing chapter's synthesis: torchvision's model table, the ResNet and batch-norm papers
+    *[(round(top1, 1), f"torchvision: {k} top-1 ({top1} %)", PCT) for k, (top1, _) in TORCHVISION_IMAGENET.items()],
+    *[(round(g, 1 if g >= 1 else 2), f"torchvision: {k}, G multiply-adds ({g})") for k, (_, g) in
+      TORCHVISION_IMAGENET.items()],
+    (2.6, "torchvision: VGG-19 has 2.6 times VGG-11's multiply-adds (19.632 / 7.609)"),
+    *[(v, f"ResNet paper, Table 2: {k} top-1 error", PCT) for k, v in RESNET_PAPER_TOP1_ERROR.items()],
+    (18, "ResNet-18's layers; the ResNet paper's plain 18-layer network"),
+    (BN_PAPER_FEWER_STEPS, "batch-norm paper: Inception's accuracy in 14 times fewer training steps"),
     # settings the prose prescribes in every profile (a question's suggestion)
     (112, "a size a question suggests for fine-tuning (224 / 2)"),
 ]

@@ -17,6 +17,10 @@ RESULTS.md may end with a ``## GPU`` section, written by the GPU check (``make g
 :func:`write_gpu_section`): ``make results`` keeps it as it is. The GPU check runs chapters
 without Jupyter (``--plain``: :func:`run_cells`, each chapter's code cells in one process, no
 outputs kept), as a machine lent for it has none.
+
+The closing chapter loads the models the chapters before it saved (:func:`closing_chapters`). When
+one of those is re-run alone after it, the closing chapter compared other models than the ones
+RESULTS.md now lists: RESULTS.md says it is **stale** (:func:`stale_chapters`) until it is re-run.
 """
 from __future__ import annotations
 
@@ -32,12 +36,12 @@ import time
 from pathlib import Path
 
 from ..core.paths import PACKAGED_CHAPTERS, atomic_write_text, chapters_dir, repo_root
-from ..train.records import describe_report
+from ..train.records import RESULTS_FILE, describe_report
 from .exercises import UnreadableNotebook, read_notebook
 from .interrupt import Interrupted, noting_sigint, one_line
 
-__all__ = ["GPU_SECTION", "NEEDS_DATA", "gpu_section", "missing_data", "run_cells", "run_notebook", "scrub",
-           "write_gpu_section", "write_results"]
+__all__ = ["GPU_SECTION", "NEEDS_DATA", "closing_chapters", "gpu_section", "missing_data", "run_cells", "run_notebook",
+           "scrub", "stale_chapters", "write_gpu_section", "write_results"]
 
 GPU_SECTION = "## GPU"  # RESULTS.md's last section, the GPU check's: make results keeps it
 
@@ -46,6 +50,25 @@ GPU_SECTION = "## GPU"  # RESULTS.md's last section, the GPU check's: make resul
 NEEDS_DATA: dict[str, dict[str, tuple[str, ...]]] = {
     "07_alexnet_colour": {"cpu": ("CIFAR10",), "full": ("CIFAR10", "FLOWERS102")},
 }
+
+
+def closing_chapters() -> dict[str, tuple[str, ...]]:
+    """The chapters that load other chapters' saved models, each with those chapters (from its
+    recipe: the closing chapter's networks name their chapters' recipes)."""
+    from ..course.recipes import RECIPES
+
+    networks = RECIPES["06_comparison"]["options"]["networks"]
+    return {"06_comparison": tuple(spec["recipe"] for spec in networks.values())}
+
+
+def stale_chapters(records: list[dict]) -> dict[str, list[str]]:
+    """``{closing chapter: [chapters re-run after it]}`` from the records in the order ``make
+    results`` keeps them (a chapter's records move to the end each time it runs): a closing chapter
+    that ran before one of the chapters it loads was run again compared other models."""
+    last = {r.get("chapter"): i for i, r in enumerate(records)}
+    return {chapter: [c for c in uses if last.get(c, -1) > last[chapter]]
+            for chapter, uses in closing_chapters().items()
+            if chapter in last and any(last.get(c, -1) > last[chapter] for c in uses)}
 
 
 def scrub(text: str) -> str:
@@ -167,10 +190,14 @@ def _machine() -> str:
 
 
 def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: Path,
-                  reports: list[dict] = (), skipped: list[dict] = ()) -> None:
-    """RESULTS.md: one line per chapter's main result, as the committed notebooks show it, then
-    the values the chapters reported (``reports``: report records, :mod:`d2lnets.records`), then
-    the chapters skipped for want of data (``skipped``: records with ``chapter`` and ``reason``)."""
+                  reports: list[dict] = (), skipped: list[dict] = (), stale: dict[str, list[str]] | None = None
+                  ) -> None:
+    """RESULTS.md: one line per chapter's main result, as the committed notebooks show it (and one
+    with its wall time for the closing chapter, which has no main run of its own), then the values
+    the chapters reported (``reports``: report records, :mod:`d2lnets.records`), then the chapters
+    skipped for want of data (``skipped``: records with ``chapter`` and ``reason``). ``stale``:
+    closing chapters that ran before chapters they load were re-run (:func:`stale_chapters`), said
+    under the table."""
     lines = [
         "# Results",
         "",
@@ -184,6 +211,13 @@ def write_results(rows: list[dict], wall: dict[str, float], profile: str, path: 
         lines.append(f"| {r['chapter']} | {r['model']} | {r['input_size']} px | {r['epochs']} | {r['test_acc']:.3f} | "
                      f"{r['train_seconds']:.0f} s | {wall.get(r['chapter'], float('nan')):.0f} s | "
                      f"{r['examples_per_sec']:.0f} | {r['settings']} on {r['device']} |")
+    for chapter in [c for c in closing_chapters() if c in wall and c not in {r["chapter"] for r in rows}]:
+        lines.append(f"| {chapter} | (no main run: it compares the chapters' networks) | | | | | "
+                     f"{wall[chapter]:.0f} s | | |")
+    for chapter, rerun in (stale or {}).items():
+        lines += ["", f"**{chapter} is stale**: {', '.join(rerun)} ran again after it, so it compared other models "
+                      f"than the ones above. Re-run it: `d2lnets results chapters/{chapter}.ipynb` (or `make "
+                      "results`, which runs every chapter in order)."]
     notes = [f"- {r['chapter']}: {r['note']}" for r in rows if r.get("note")]
     if notes:
         lines += ["", "Notes:", "", *notes]
@@ -251,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
             seconds = run_cells(path, args.profile)
             print(f"{path.name}: {seconds:.0f} s in the {args.profile} profile (code cells, without Jupyter)",
                   flush=True)
-        return
+        return 0
     # Records accumulate across invocations, one chapter's replacing its earlier ones, so chapters
     # can be re-run one at a time and RESULTS.md still covers them all. A run records into a file of
     # its own; only when it succeeds do its records replace the chapter's earlier ones.
-    records, done = root / ".results.jsonl", []
+    records, done = root / RESULTS_FILE, []
     for path in notebooks:
         why = missing_data(path.stem, args.profile)
         if why is not None:  # its data is absent: keep the committed outputs, say so in RESULTS.md
@@ -290,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                                   for kind in ("result", "report", "skipped"))
         rows.sort(key=lambda r: r["chapter"])
         reports.sort(key=lambda r: r["chapter"])  # (stable: in the order each chapter reported them)
-        write_results(rows, wall, args.profile, args.results, reports, skipped)
+        write_results(rows, wall, args.profile, args.results, reports, skipped, stale_chapters(all_records))
         print(f"wrote {args.results}")
     return 0
 

@@ -15,6 +15,10 @@ it (:data:`KIND_FIELDS`, in that order; one that it holds but was not given is N
 
 Every record is also kept in this process: :data:`RUNS` (the runs), :data:`REPORTS` (the reports
 by name).
+
+``make results`` keeps every chapter's records in one file at the repository's root,
+:data:`RESULTS_FILE` (git-ignored); :func:`recorded_result` reads a chapter's main result back from
+it (the closing chapter compares each saved model with it).
 """
 from __future__ import annotations
 
@@ -22,15 +26,17 @@ import json
 import math
 import numbers
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..core import config
-from ..core.paths import append_text
+from ..core.paths import append_text, repo_root
 from ..core.validate import instance_of, short
 from .history import History
 from .hooks import Hook
 
-__all__ = ["FIELDS", "KINDS", "KIND_FIELDS", "NO_DIFFERENCE", "REPORTS", "RUNS", "SCHEMA", "RecordRun",
-           "describe_report", "log_run", "make_record", "record_result", "report", "run_fields", "verdict", "write"]
+__all__ = ["FIELDS", "KINDS", "KIND_FIELDS", "NO_DIFFERENCE", "REPORTS", "RESULTS_FILE", "RUNS", "SCHEMA", "RecordRun",
+           "describe_report", "log_run", "make_record", "record_result", "recorded_result", "report", "results_file",
+           "run_fields", "verdict", "write"]
 
 SCHEMA = 2  # 2: reports carry a verdict
 KINDS = ("run", "result", "report")
@@ -51,6 +57,7 @@ KIND_FIELDS = {
 
 RUNS: list[dict] = []
 REPORTS: dict[str, dict] = {}
+RESULTS_FILE = ".results.jsonl"   # make results' records of every chapter, at the repository's root
 
 
 def make_record(kind: str, **fields) -> dict:
@@ -120,6 +127,30 @@ def record_result(chapter: str, model: str, input_size: int, history, note: str 
     record = make_record("result", chapter=chapter, model=model, input_size=input_size, note=note,
                          **run_fields(history))
     return write(record)
+
+
+def results_file() -> Path:
+    """The file where ``make results`` keeps every chapter's records (:data:`RESULTS_FILE` at the
+    repository's root), one JSON record a line, the chapter run last at the end."""
+    return repo_root() / RESULTS_FILE
+
+
+def recorded_result(chapter: str, profile: str, path: str | Path | None = None) -> dict | None:
+    """The main result ``chapter`` last recorded in ``profile`` (its ``record_result``), as
+    ``make results`` keeps it in ``path`` (default: :func:`results_file`); None when there is none."""
+    path = Path(path) if path is not None else results_file()
+    if not path.is_file():
+        return None
+    found = None
+    for line in path.read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue   # a line cut short by an interruption: the others still count
+        if (isinstance(r, dict) and r.get("chapter") == chapter and r.get("profile") == profile
+                and (r.get("kind") or ("result" if "model" in r else None)) == "result"):
+            found = r
+    return found
 
 
 def _number(x, what: str) -> float | int:
