@@ -64,6 +64,7 @@ from .train import (
     runs_dir,
     save_model,
     train_ch5,
+    verdicts,
 )
 from .viz import (
     Animator,
@@ -100,6 +101,7 @@ __all__ = [
     "show_receptive_field",
     # saved models, records, recipes, the closing chapter
     "ModelMismatchError", "load_model", "model_path", "runs_dir", "save_model", "record_result", "records", "report",
+    "verdicts",
     "Recipe", "list_recipes", "recipe", "compare",
     # exercises
     "checks", "hint",

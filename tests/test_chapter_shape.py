@@ -27,10 +27,6 @@ PROFILE_BRANCH = re.compile(r"\bP\.choose\(|\.is_smoke\b|\bprofile\(\)\.name\b|\
                             r"D2LNETS_PROFILE|\bif\s+P\.")
 PROVENANCE = re.compile(r"#.*\b(?:measured|H100|H200|A100|V100|sweep|seed spread|this machine|on a GPU)\b",
                         re.IGNORECASE)
-# (issue 24 in progress: each chapter joins this list as it is converted; at the end the list goes)
-CONVERTED: list[str] = ["01_lenet", "02_alexnet"]
-CONVERTED += ["03_vgg", "04_resnet", "05_densenet"]   # issue 24: chapters 3-5 (branch ch345)
-CONVERTED += ["06_comparison", "07_alexnet_colour"]   # issue 24: chapters 6-7 (branch ch67)
 
 
 def _tags(cell) -> set[str]:
@@ -71,8 +67,6 @@ def test_the_lesson_in_front_and_the_machinery_out_of_sight(path):
     name = Path(path).stem
     s = shape(path)
     print(f"{name}: {s['visible']} lines of visible code, {len(s['asserts'])} asserts outside verify and check cells")
-    if name not in CONVERTED:
-        pytest.skip(f"{name} is not converted yet (issue 24)")
     assert s["visible"] <= MAX_VISIBLE.get(name, MAX_VISIBLE_DEFAULT), s["visible"]
     assert not s["asserts"], f"asserts a learner reads (move them to a cell tagged verify): {s['asserts']}"
     assert not s["long"], f"teaching cells over {MAX_CELL_LINES} lines: {s['long']}"

@@ -2,8 +2,8 @@
 
 1. **Every experiment's result is printed.** For every ``d2l.report("NAME", ...)`` in a code cell,
    that cell's stored output holds a line ``result: NAME = ...`` (an f-string name matches any
-   word where its ``{...}`` parts are). A notebook committed without any outputs is skipped; a
-   report cell without output in a notebook that has outputs fails (re-run the chapter).
+   word where its ``{...}`` parts are). A notebook committed without outputs fails, saying to run
+   ``make results`` (every check below reads what the run printed).
 
 2. **No measured number in the prose.** Every number in a markdown cell is a published or
    deterministic fact listed in :data:`d2lnets.reference.ALLOWED` (see the rule at the top of
@@ -123,6 +123,16 @@ def _read(path):
     return nbformat.read(path, as_version=4)
 
 
+def _committed(path):
+    """The chapter as committed, which must hold the outputs of a run (``make results``): the checks
+    here read what it printed."""
+    nb = _read(path)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        f"{Path(path).name} is committed without outputs: run `make results` (or `d2lnets results "
+        f"chapters/{Path(path).name}`) and commit the executed notebook")
+    return nb
+
+
 def _name(path):
     return Path(path).name
 
@@ -153,9 +163,7 @@ def missing_results(nb) -> list[str]:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
 def test_every_report_prints_its_result_line(path):
-    nb = _read(path)
-    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
-        pytest.skip(f"{_name(path)} is committed without outputs")
+    nb = _committed(path)
     missing = missing_results(nb)
     assert not missing, f"{_name(path)}:\n" + "\n".join(missing)
 
@@ -331,9 +339,7 @@ def contradictions(nb) -> list[str]:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
 def test_sentences_about_results_quote_their_verdicts(path):
-    nb = _read(path)
-    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
-        pytest.skip(f"{_name(path)} is committed without outputs")
+    nb = _committed(path)
     wrong = contradictions(nb)
     assert not wrong, (f"{_name(path)}: sentences that state a result's direction in their own words — quote "
                        "the verdict the run printed, or state no direction:\n" + "\n".join(wrong))
@@ -393,7 +399,7 @@ SEEDED_CH12 = [
 
 
 def _chapter(name):
-    return _read(ROOT / "chapters" / f"{name}.ipynb")
+    return _committed(ROOT / "chapters" / f"{name}.ipynb")
 
 
 @pytest.mark.parametrize("chapter, name, sentence", SEEDED_CH12, ids=lambda v: v if len(v) < 30 else v[:30])
@@ -456,36 +462,10 @@ SEEDED_345 = [
 ]
 
 
-# Where a chapter is committed without outputs (its cpu run still to come), its report cell prints
-# these instead: the verdicts that the measurements beside its recipes lead one to expect.
-PRINTED_345 = {
-    "03_vgg": ("c20", "result: vgg_lrn_minus_a_test_acc = -0.0003 (min -0.004, max 0.003 over 3 seeds)\n"
-                      "verdict: vgg_lrn_minus_a_test_acc (local response normalisation): no consistent difference "
-                      "(mean ...)\nresult: vgg_lrn_slowdown = 1.2× (min 1.1, max 1.3 over 3 seeds)\n"
-                      "verdict: vgg_lrn_slowdown (A-LRN's training): slower for every seed (mean ...)\n"),
-    "04_resnet": ("c14", "result: plain32_minus_plain8_train_error = 0.18 (min 0.17, max 0.19 over 3 seeds)\n"
-                         "verdict: plain32_minus_plain8_train_error (the deeper plain network): higher for every "
-                         "seed (mean ...)\nresult: residual32_minus_plain32_train_error = -0.18 (min -0.19, max "
-                         "-0.18 over 3 seeds)\nverdict: residual32_minus_plain32_train_error (the shortcuts): lower "
-                         "for every seed (mean ...)\nresult: residual32_minus_plain8_train_error = -0.001 (min "
-                         "-0.011, max 0.004 over 3 seeds)\nverdict: residual32_minus_plain8_train_error (the deeper "
-                         "residual network): no consistent difference (mean ...)\n"),
-    "05_densenet": ("c11-results", "result: densenet_minus_resnet18_test_acc = -0.002 (min -0.004, max 0.001 over 3 "
-                                   "seeds)\nverdict: densenet_minus_resnet18_test_acc (DenseNet's test accuracy): no "
-                                   "consistent difference (mean ...)\nresult: densenet_speedup_over_resnet18 = 2.5× "
-                                   "(min 2.4, max 2.5 over 3 seeds)\nverdict: densenet_speedup_over_resnet18 "
-                                   "(DenseNet's training): faster for every seed (mean ...)\n"),
-}
-
-
 @pytest.mark.parametrize("chapter, cell_id, sentence", SEEDED_345,
                          ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(SEEDED_345)])
 def test_wrong_sentences_seeded_into_chapters_3_to_5_are_caught(chapter, cell_id, sentence):
-    nb = _read(ROOT / "chapters" / f"{chapter}.ipynb")
-    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
-        report_id, printed = PRINTED_345[chapter]
-        (report,) = [c for c in nb.cells if c.get("id") == report_id]
-        report.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    nb = _committed(ROOT / "chapters" / f"{chapter}.ipynb")
     assert not contradictions(nb)
     text = sentence(nb) if callable(sentence) else sentence
     (cell,) = [c for c in nb.cells if c.get("id") == cell_id]
@@ -529,9 +509,7 @@ def _with_sentence(path, sentence):
 
 @pytest.mark.parametrize("path, sentence", SEEDED_DIRECTIONS, ids=lambda v: v.name if isinstance(v, Path) else v[:40])
 def test_a_seeded_direction_is_caught(path, sentence):
-    if not any(c.get("outputs") for c in _read(path).cells if c.cell_type == "code"):
-        pytest.skip(f"{path.name} is committed without outputs: its results are not printed, so nothing names them")
-    assert not contradictions(_read(path)), "the committed chapter must pass before seeding"
+    assert not contradictions(_committed(path)), "the committed chapter must pass before seeding"
     caught = contradictions(_with_sentence(path, sentence))
     assert len(caught) == 1 and sentence in caught[0], caught
 
@@ -595,16 +573,14 @@ def model_lines_against_results(nb, results: str) -> list[str]:
 
 
 def test_the_closing_chapters_models_are_the_chapters_recorded_ones():
-    nb = _read(CH6)
-    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
-        pytest.skip("06_comparison is committed without outputs")
+    nb = _committed(CH6)
     results = (ROOT / "RESULTS.md").read_text()
     cell = next(c for c in nb.cells if c.cell_type == "code" and "saved_or_trained(" in c.source)
     lines = MODEL_LINE.findall(_stream(cell))
-    if lines and all(line.startswith("no saved model") for _, line in lines):
-        pytest.skip("06_comparison's committed run found none of the chapters' saved models (it ran alone, in a "
-                    "checkout without runs/, and trained all five itself): `make results` runs the chapters in "
-                    "order, and then this test compares its models with RESULTS.md")
+    assert lines and not all(line.startswith("no saved model") for _, line in lines), (
+        "06_comparison's committed run found none of the chapters' saved models (it ran alone, in a checkout "
+        "without runs/, and trained all five itself): commit the outputs of `make results`, which runs the chapters "
+        "in order, so that the closing chapter uses the models they saved")
     assert not model_lines_against_results(nb, results), model_lines_against_results(nb, results)
     # and every value it reports is the one RESULTS.md lists for it
     printed = [line[len("result: "):] for c in nb.cells if c.cell_type == "code"

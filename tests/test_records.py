@@ -166,3 +166,26 @@ def test_a_paired_report_prints_its_verdict_and_records_it(capsys):
         records.report("x", paired=[0.1, 0.2], words=("up",))
     with pytest.raises(TypeError, match="needs a value"):
         records.report("x")
+
+
+def test_verdicts_prints_the_sessions_comparisons_as_they_were_judged(logs, capsys):
+    records.report("acc", 0.9, spread=[0.89, 0.91])                        # no comparison: left out
+    records.report("overlap_gain", paired=[-0.011, -0.013, -0.008], what="overlapping pooling")
+    records.report("relu_speedup", paired=[0.6, 1.1, 0.7], ratio=True, words=("faster", "slower"), unit="×")
+    capsys.readouterr()
+    chosen = d2l.verdicts()
+    assert capsys.readouterr().out.splitlines() == [
+        "- overlap_gain (overlapping pooling): worse for every seed (mean -0.0107, from -0.013 to -0.008 over 3 seeds)",
+        "- relu_speedup: no consistent difference (mean 0.773×, from 0.6× to 1.1× over 3 seeds)"]
+    assert [r["verdict"] for r in chosen] == [records.verdict([-0.011, -0.013, -0.008]), records.NO_DIFFERENCE]
+    # a verdict re-judged in a later run is printed as judged then: nothing is kept from the first
+    records.report("overlap_gain", paired=[0.01, 0.02, 0.015])
+    capsys.readouterr()
+    assert [r["verdict"] for r in d2l.verdicts("overlap_gain")] == ["better for every seed"]
+    with pytest.raises(KeyError, match="no report named 'nope'.*reported so far: acc, overlap_gain, relu_speedup"):
+        d2l.verdicts("nope")
+    with pytest.raises(ValueError, match="acc compared nothing seed by seed"):
+        d2l.verdicts("acc")
+    records.REPORTS.clear()   # (the fixture's own dict)
+    d2l.verdicts()
+    assert "no comparison over seeds" in capsys.readouterr().out

@@ -13,11 +13,11 @@ from .distributed import Group
 from .history import Accumulator, History, Timer, TrainingDivergedError
 from .hooks import DivergenceGuard, Hook, ShowProgress, StepPoints
 from .loop import train_ch5
-from .records import RecordRun, record_result, report
+from .records import RecordRun, record_result, report, verdicts
 from .run import Run
 from .saving import ModelMismatchError, load_model, model_path, runs_dir, save_model
 
 __all__ = ["Accumulator", "CheckpointError", "Checkpoints", "DivergenceGuard", "Group", "History", "Hook",
            "ModelMismatchError", "RecordRun", "Run", "ShowProgress", "StepPoints", "Timer", "TrainingDivergedError",
            "cpu_has_native_bf16", "evaluate_accuracy", "load_model", "model_path", "read_checkpoint",
-           "record_result", "records", "report", "runs_dir", "save_model", "train_ch5"]
+           "record_result", "records", "report", "runs_dir", "save_model", "train_ch5", "verdicts"]

@@ -36,7 +36,7 @@ from .hooks import Hook
 
 __all__ = ["FIELDS", "KINDS", "KIND_FIELDS", "NO_DIFFERENCE", "REPORTS", "RESULTS_FILE", "RUNS", "SCHEMA", "RecordRun",
            "describe_report", "log_run", "make_record", "record_result", "recorded_result", "report", "results_file",
-           "run_fields", "verdict", "write"]
+           "run_fields", "verdict", "verdicts", "write"]
 
 SCHEMA = 2  # 2: reports carry a verdict
 KINDS = ("run", "result", "report")
@@ -282,6 +282,30 @@ def report(name: str, value=None, spread=None, *, unit: str = "", paired=None,
         print(f"verdict: {describe_verdict(record)}", flush=True)
     REPORTS[name] = record
     return write(record)
+
+
+def verdicts(*names: str) -> list[dict]:
+    """Print the verdicts of this session's comparisons (the :func:`report` calls with ``paired=``),
+    one line each in the order they were reported, or only those of ``names``; return their records.
+
+    A chapter's summary calls it, so that what it says of this run is the run's own verdicts
+    (``- overlap_gain (overlapping pooling): no consistent difference (mean ..., from ... to ...)``)
+    and stays true when the chapter is run again.
+    """
+    unknown = [n for n in names if n not in REPORTS]
+    if unknown:
+        raise KeyError(f"no report named {', '.join(map(repr, unknown))} in this session; reported so far: "
+                       f"{', '.join(REPORTS) or 'none'} (run the cells that report them first)")
+    chosen = [REPORTS[n] for n in names] if names else [r for r in REPORTS.values() if r.get("verdict")]
+    plain = [r["name"] for r in chosen if not r.get("verdict")]
+    if plain:
+        raise ValueError(f"{', '.join(plain)} compared nothing seed by seed (reported without paired=...), so it has "
+                         "no verdict")
+    if not chosen:
+        print("no comparison over seeds has been reported in this session")
+    for r in chosen:
+        print(f"- {describe_verdict(r)}")
+    return chosen
 
 
 def _values(values, name: str) -> list:

@@ -78,7 +78,9 @@ def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "tra
             raise ValueError(f"histories[{label!r}] is an empty list: give its runs, one per seed")
         for h in hs:
             _check(label, h, metrics)
-    fig = Figure(figsize=(figsize_per_plot[0] * len(metrics), figsize_per_plot[1] + (0.3 if title else 0)))
+    rows = -(-len(runs) // 3)   # the legend's rows, under the panels: never over a curve
+    fig = Figure(figsize=(figsize_per_plot[0] * len(metrics),
+                          figsize_per_plot[1] + (0.3 if title else 0) + 0.25 * rows + 0.1))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
         for color, (label, hs) in enumerate(runs.items()):
@@ -109,9 +111,10 @@ def plot_histories(histories: dict, metrics: Sequence[str] = ("train_loss", "tra
         lo = min(ax.get_xlim()[0] for ax in axes)
         for ax in axes:
             ax.set_xlim(left=lo)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, (0.25 * rows + 0.1) / fig.get_figheight(), 1, 1))   # room for the legend's rows
     show_figure(fig, dpi=80)
     return fig
