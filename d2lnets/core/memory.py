@@ -10,7 +10,7 @@ is a third of an fp32 VGG step: allocating and filling 51 MB takes 15 ms fresh a
 blocks stay in the heap and the next batch reuses them; on leaving it restores glibc's usual
 behaviour and hands the freed memory back to the system (``malloc_trim``). Nothing numerical
 changes. ``train_ch5``, ``evaluate_accuracy`` and the Fashion-MNIST loader use it on the CPU.
-Reuse sets in once the heap has settled, after a step or two; glibc may still map a block afresh
+Reuse sets in once the heap has settled, after two or three steps; glibc may still map a block afresh
 now and then (in a long-used, fragmented heap, or for a thread it has moved off the main arena),
 which costs what it costs without this. The price is a higher peak: blocks of many sizes stay
 in the heap (VGG-11/4 at 224 px, batch 64: 1.4 GB instead of 1.1 GB in bf16, 2.1 instead of 1.4
