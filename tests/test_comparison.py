@@ -276,8 +276,26 @@ def test_a_ranking_prints_ties_within_the_spread():
     assert compare.ranking(acc) == "VGG-11 > ResNet-18 ≈ DenseNet > LeNet > AlexNet"   # equal values tie
     assert compare.ranking(acc, tie=0.011) == "VGG-11 ≈ ResNet-18 ≈ DenseNet > LeNet > AlexNet"
     assert compare.ranking(acc, tie=0.02) == "VGG-11 ≈ ResNet-18 ≈ DenseNet > LeNet ≈ AlexNet"
-    # a group is measured from its first member: 0.891, 0.882 tie, but 0.870 is 0.021 below the best
+    # each value is measured from the one before it: 0.891 and 0.882 tie, 0.870 is 0.012 below 0.882
     assert compare.ranking({"a": 0.891, "b": 0.882, "c": 0.870}, tie=0.011) == "a ≈ b > c"
+    # chapter 6's run: DenseNet and ResNet-18 are 0.006 apart, so they are never put in rank, although
+    # ResNet-18 is 0.020 below VGG-11 (measuring from a group's first member printed "VGG-11 ≈ DenseNet >
+    # ResNet-18")
+    ch6 = {"LeNet": 0.855, "AlexNet": 0.838, "VGG-11": 0.897, "ResNet-18": 0.877, "DenseNet": 0.883}
+    assert compare.ranking(ch6, tie=0.014) == "VGG-11 ≈ DenseNet ≈ ResNet-18 > LeNet > AlexNet"
+    assert compare.ranking(ch6, tie=0.011) == "VGG-11 > DenseNet ≈ ResNet-18 > LeNet > AlexNet"
+    # the rule itself, on many draws: a rank sign never stands between two values within the tie
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        vals = dict(zip("abcdef", (torch.rand(6, generator=g) * 0.05).tolist()))
+        order = compare.ranking(vals, tie=0.01).replace(" ≈ ", " ").replace(" > ", " | ").split(" ")
+        ranks, r = {}, 0
+        for token in order:
+            if token == "|":
+                r += 1
+            else:
+                ranks[token] = r
+        assert all(ranks[x] == ranks[y] for x in vals for y in vals if abs(vals[x] - vals[y]) <= 0.01)
     assert compare.ranking({"x": 3.0, "y": 1.0}, descending=False) == "y < x"
     with pytest.raises(ValueError, match="tie"):
         compare.ranking(acc, tie=-0.1)

@@ -163,19 +163,17 @@ def saved_or_trained(net: nn.Module, recipe: str, trained: nn.Module, *, profile
 
 def ranking(values: dict[str, float], *, tie: float = 0.0, descending: bool = True) -> str:
     """The names of ``values`` in order, ``" > "`` between them (``" < "`` with ``descending=False``),
-    or ``" ≈ "`` where a value lies within ``tie`` of the first value of its group: differences as
-    small as the spread over seeds are ties, not ranks."""
+    or ``" ≈ "`` where a value lies within ``tie`` of the one before it: differences as small as the
+    spread over seeds are ties, not ranks. So no two values within ``tie`` of each other are ever
+    printed in rank; a chain of ties may join values further apart, which one run each cannot order."""
     if not isinstance(values, dict) or not values:
         raise TypeError(f"values must be a non-empty dict {{name: value}}, got {short(values)}")
     tie = as_float(tie, "tie", at_least=0)
     order = sorted(values, key=values.get, reverse=descending)
-    text, first = order[0], values[order[0]]
-    for name in order[1:]:
-        if abs(values[name] - first) <= tie + 1e-12:
-            text += f" ≈ {name}"
-        else:
-            text += f" {'>' if descending else '<'} {name}"
-            first = values[name]
+    text = order[0]
+    for before, name in zip(order, order[1:]):
+        tied = abs(values[name] - values[before]) <= tie + 1e-12
+        text += f" ≈ {name}" if tied else f" {'>' if descending else '<'} {name}"
     return text
 
 

@@ -46,9 +46,10 @@ ONECYCLE = "onecycle"
 MEASURED_ON_H200 = {"full": "fp32"}
 
 # Chapter 6's ties (see its recipe): the widest spread (max - min) of one network's test accuracy over
-# seeds 0, 1, 2 that the chapters measured in the cpu profile on the 2-core CPU (bf16 autocast): chapter 1's
-# modern LeNet, 0.889 to 0.9 (RESULTS.md, modern_test_acc).
-TIE = 0.011
+# seeds 0, 1, 2 that the chapters measured in the cpu profile on the 2-core CPU (bf16 autocast): chapter 2's
+# LeNet in the short run without augmentation, 0.806 to 0.820 (make results, 2026-12-08). (It was 0.011,
+# chapter 1's modern LeNet in an earlier run, 0.889 to 0.9; that run now spreads 0.892 to 0.9.)
+TIE = 0.014
 CHANNELS = {"fashion_mnist": 1, "cifar10": 3}   # the datasets a recipe may name, and their channels
 
 # -- the table -------------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ _ALLOWED: list[tuple] = [
     (192, "AlexNet small/half: conv3/conv4 width; DenseNet channels"),
     (2.4, "ResNet-18: a 512→512 3×3 convolution, 2.4 M parameters"), (248, "the book's DenseNet's widest block output"),
     (15, "the book's ResNet-18 has 15× the DenseNet's parameters"), (29, "the book's DenseNet's smallest input (px)"),
-    (63, "the paper's AlexNet's smallest input (px)"),
+    (67, "the paper's AlexNet's smallest input (px): conv1 without padding, three 3×3 stride-2 pools"),
     (600_000, "d2l 0.17's 10 epochs of Fashion-MNIST's 60,000 training images"),
     (4, "ResNet's bottleneck expansion (4× the stage width); DenseNet-BC's bn_size"),
     (16, "LeNet's conv2 channels; VGG-11/4's first width"), (34, "ResNet-34's layers"), (50, "ResNet-50's layers"),
